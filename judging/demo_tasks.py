@@ -1,0 +1,100 @@
+"""Known-answer pairwise tasks for the demo project and the learning tests.
+
+The right answer of every item is known by construction, so a rater's accuracy and the
+autorater's held-out accuracy can be measured without any downloaded data.
+"""
+
+from __future__ import annotations
+
+import random
+
+from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
+
+ARITHMETIC = Task(
+    name="demo_arithmetic",
+    type=TaskType.PAIRWISE,
+    title="Which response answers the arithmetic question correctly?",
+    description=(
+        "Read the question and the two responses. Answer 'A' if response A gives the correct "
+        "result, 'B' if response B does."
+    ),
+    context_fields=("question", RESPONSE_A, RESPONSE_B),
+    output_fields=("choice",),
+    labels=("A", "B", "tie"),
+)
+
+KEYWORD = Task(
+    name="demo_keyword",
+    type=TaskType.PAIRWISE,
+    title="Which response follows the instruction's required word?",
+    description=(
+        "The instruction asks for a sentence that contains a required word. Answer 'A' if "
+        "response A contains the required word, 'B' if response B does."
+    ),
+    context_fields=("instruction", RESPONSE_A, RESPONSE_B),
+    output_fields=("choice",),
+    labels=("A", "B", "tie"),
+)
+
+DEMO_TASKS = (ARITHMETIC, KEYWORD)
+
+_WORDS = (
+    "river apple stone cloud tiger lamp garden window bread music silver forest candle "
+    "rocket pencil ocean mountain coffee bridge spider violin desert engine meadow"
+).split()
+_SUBJECTS = "The child|My neighbor|A sailor|The old dog|Our teacher|A farmer|The pilot".split("|")
+_VERBS = "saw|painted|found|carried|wanted|described|remembered".split("|")
+_ENDINGS = "today|near the house|after lunch|in the rain|at night|with care".split("|")
+
+
+def _arithmetic_example(rng: random.Random, index: int) -> Example:
+    a, b = rng.randint(0, 9), rng.randint(0, 9)
+    right = a + b
+    wrong = right + rng.choice([-3, -2, -1, 1, 2, 3])
+    if wrong < 0:
+        wrong = right + rng.randint(1, 3)
+    right_first = rng.random() < 0.5
+    first, second = (right, wrong) if right_first else (wrong, right)
+    return Example(
+        task=ARITHMETIC.name,
+        id=f"arith-{index:06d}",
+        context={
+            "question": f"What is {a} + {b}?",
+            RESPONSE_A: f"{a} + {b} = {first}",
+            RESPONSE_B: f"{a} + {b} = {second}",
+        },
+        label="A" if right_first else "B",
+        provenance={"source": "demo", "a": a, "b": b},
+    )
+
+
+def _sentence(rng: random.Random, noun: str) -> str:
+    return f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} the {noun} {rng.choice(_ENDINGS)}."
+
+
+def _keyword_example(rng: random.Random, index: int) -> Example:
+    required, other = rng.sample(_WORDS, 2)
+    good, bad = _sentence(rng, required), _sentence(rng, other)
+    good_first = rng.random() < 0.5
+    first, second = (good, bad) if good_first else (bad, good)
+    return Example(
+        task=KEYWORD.name,
+        id=f"keyword-{index:06d}",
+        context={
+            "instruction": f"Write one sentence that contains the word '{required}'.",
+            RESPONSE_A: first,
+            RESPONSE_B: second,
+        },
+        label="A" if good_first else "B",
+        provenance={"source": "demo", "required": required},
+    )
+
+
+def generate_demo_examples(n_per_task: int, seed: int = 0) -> list[Example]:
+    """`n_per_task` examples of each demo task, deterministic for a seed, interleaved."""
+    rng = random.Random(seed)
+    examples: list[Example] = []
+    for index in range(n_per_task):
+        examples.append(_arithmetic_example(rng, index))
+        examples.append(_keyword_example(rng, index))
+    return examples

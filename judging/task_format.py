@@ -1,0 +1,308 @@
+"""The unified FLAMe task format: Task and Example, rendering, strict parsing, JSONL interchange.
+
+Every judgment, human or model, is one `Example` of one `Task`. Rendering follows FLAMe
+(arXiv 2407.10817, section 3.4): an INSTRUCTIONS block, a CONTEXT block and an EVALUATION block.
+
+    INSTRUCTIONS:
+    title: <task title>
+    description: <what to judge and what each answer means>
+    output_fields: choice
+
+    CONTEXT:
+    question: <...>
+    response A: <...>
+    response B: <...>
+
+    EVALUATION:
+    choice: A
+
+The model sees everything up to and including "EVALUATION:\\n<label field>:" and is scored on
+the label that follows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = "flame-v1"
+
+# Pairwise tasks name their two judged responses with these context fields.
+RESPONSE_A = "response A"
+RESPONSE_B = "response B"
+SWAPPED_LABELS = {"A": "B", "B": "A"}
+
+
+class TaskType(StrEnum):
+    PAIRWISE = "pairwise"
+    POINTWISE = "pointwise"
+    CLASSIFICATION = "classification"
+    OPEN_ENDED = "open_ended"
+
+
+class FormatError(ValueError):
+    """An Example or Task that does not fit the format; the message says which field and why."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Task:
+    name: str
+    type: TaskType
+    title: str
+    description: str
+    context_fields: tuple[str, ...]
+    output_fields: tuple[str, ...]
+    # Closed label space (pairwise: A, B and optionally tie; classification: its labels;
+    # pointwise: the scale values as strings). Empty for open-ended tasks.
+    labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type", TaskType(self.type))
+        object.__setattr__(self, "context_fields", tuple(self.context_fields))
+        object.__setattr__(self, "output_fields", tuple(self.output_fields))
+        object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
+        if not self.name:
+            raise FormatError("task: field 'name' is empty")
+        if not self.output_fields:
+            raise FormatError(f"task {self.name!r}: field 'output_fields' is empty")
+        if self.type is not TaskType.OPEN_ENDED and not self.labels:
+            raise FormatError(f"task {self.name!r}: field 'labels' is empty for a {self.type} task")
+        if self.type is TaskType.PAIRWISE:
+            missing = {RESPONSE_A, RESPONSE_B} - set(self.context_fields)
+            if missing:
+                raise FormatError(
+                    f"task {self.name!r}: pairwise context_fields lack {sorted(missing)}"
+                )
+            if not {"A", "B"} <= set(self.labels):
+                raise FormatError(f"task {self.name!r}: pairwise labels must include A and B")
+
+    @property
+    def label_field(self) -> str:
+        """The output field that carries the verdict (the first output field)."""
+        return self.output_fields[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["type"] = str(self.type)
+        data["context_fields"] = list(self.context_fields)
+        data["output_fields"] = list(self.output_fields)
+        data["labels"] = list(self.labels)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Task:
+        required = ("name", "type", "title", "description", "context_fields", "output_fields")
+        for field in required:
+            if field not in data:
+                raise FormatError(f"task: missing field {field!r}")
+        try:
+            task_type = TaskType(data["type"])
+        except ValueError as error:
+            raise FormatError(f"task: field 'type' is {data['type']!r}, not one of "
+                              f"{[t.value for t in TaskType]}") from error
+        return cls(
+            name=str(data["name"]),
+            type=task_type,
+            title=str(data["title"]),
+            description=str(data["description"]),
+            context_fields=tuple(data["context_fields"]),
+            output_fields=tuple(data["output_fields"]),
+            labels=tuple(data.get("labels", ())),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Example:
+    task: str
+    context: dict[str, str]
+    label: str | None = None
+    reference: str | None = None
+    id: str | None = None
+    provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "task": self.task,
+            "context": dict(self.context),
+            "reference": self.reference,
+            "label": self.label,
+            "provenance": dict(self.provenance),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Example:
+        for field in ("task", "context"):
+            if field not in data:
+                raise FormatError(f"example: missing field {field!r}")
+        if not isinstance(data["context"], dict):
+            raise FormatError("example: field 'context' must be an object of field -> text")
+        label = data.get("label")
+        return cls(
+            task=str(data["task"]),
+            context={str(k): str(v) for k, v in data["context"].items()},
+            label=None if label is None else str(label),
+            reference=data.get("reference"),
+            id=data.get("id"),
+            provenance=dict(data.get("provenance") or {}),
+        )
+
+
+def validate_example(task: Task, example: Example) -> None:
+    """Raise FormatError if the example does not fit its task."""
+    if example.task != task.name:
+        raise FormatError(f"example {example.id!r}: task {example.task!r} is not {task.name!r}")
+    for field in task.context_fields:
+        if field not in example.context:
+            raise FormatError(f"example {example.id!r}: context lacks field {field!r}")
+    if example.label is not None and task.labels and example.label not in task.labels:
+        raise FormatError(
+            f"example {example.id!r}: label {example.label!r} not in {list(task.labels)}"
+        )
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r\n", "\n").strip()
+
+
+def render_instructions(task: Task) -> str:
+    return (
+        "INSTRUCTIONS:\n"
+        f"title: {_one_line(task.title)}\n"
+        f"description: {_one_line(task.description)}\n"
+        f"output_fields: {', '.join(task.output_fields)}\n"
+    )
+
+
+def render_context(task: Task, example: Example) -> str:
+    lines = ["CONTEXT:"]
+    for field in task.context_fields:
+        lines.append(f"{field}: {_one_line(example.context.get(field, ''))}")
+    if example.reference:
+        lines.append(f"reference: {_one_line(example.reference)}")
+    return "\n".join(lines) + "\n"
+
+
+def render_prompt(task: Task, example: Example) -> str:
+    """INSTRUCTIONS + CONTEXT + the start of EVALUATION, ending at the label field's colon."""
+    return (
+        render_instructions(task)
+        + "\n"
+        + render_context(task, example)
+        + "\nEVALUATION:\n"
+        + f"{task.label_field}:"
+    )
+
+
+def render_target(label: str) -> str:
+    """The text the model is trained to produce after `render_prompt`."""
+    return f" {label}"
+
+
+def render_example(task: Task, example: Example) -> str:
+    """The full FLAMe text (prompt and target), as stored and shown."""
+    if example.label is None:
+        return render_prompt(task, example)
+    return render_prompt(task, example) + render_target(example.label)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ParsedEvaluation:
+    valid: bool
+    fields: dict[str, str]
+    error: str | None = None
+
+    @property
+    def label(self) -> str | None:
+        return self.fields.get("__label__")
+
+
+def parse_evaluation(task: Task, text: str) -> ParsedEvaluation:
+    """Strictly parse an EVALUATION block ("field: value" lines) produced by a model.
+
+    Unparseable text is reported invalid with the reason; it is never mapped to a label.
+    """
+    body = text.split("EVALUATION:", 1)[-1]
+    fields: dict[str, str] = {}
+    for raw_line in body.strip().splitlines():
+        if not raw_line.strip():
+            continue
+        name, sep, value = raw_line.partition(":")
+        if not sep:
+            return ParsedEvaluation(False, fields, f"line without 'field:' {raw_line[:40]!r}")
+        fields[name.strip()] = value.strip()
+    if task.label_field not in fields:
+        return ParsedEvaluation(False, fields, f"missing output field {task.label_field!r}")
+    label = fields[task.label_field]
+    if task.labels and label not in task.labels:
+        return ParsedEvaluation(False, fields, f"label {label!r} not in {list(task.labels)}")
+    return ParsedEvaluation(True, {**fields, "__label__": label})
+
+
+def swap_pairwise(example: Example) -> Example:
+    """The same pairwise example with its two responses (and its label) swapped."""
+    context = dict(example.context)
+    context[RESPONSE_A], context[RESPONSE_B] = example.context[RESPONSE_B], example.context[RESPONSE_A]
+    label = SWAPPED_LABELS.get(example.label, example.label) if example.label else example.label
+    return dataclasses.replace(example, context=context, label=label)
+
+
+# --- JSONL interchange -----------------------------------------------------------------------
+# One Example per line. The first line of a task carries the whole task definition under
+# "task"; later lines of the same task may carry just its name.
+
+
+def write_jsonl(path: str | Path, tasks: Iterable[Task], examples: Iterable[Example]) -> int:
+    by_name = {task.name: task for task in tasks}
+    written_tasks: set[str] = set()
+    count = 0
+    with open(path, "w", encoding="utf-8") as handle:
+        for example in examples:
+            line = example.to_dict()
+            line["format_version"] = FORMAT_VERSION
+            if example.task not in written_tasks:
+                line["task"] = by_name[example.task].to_dict()
+                written_tasks.add(example.task)
+            handle.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+            count += 1
+    return count
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[Task, Example]]:
+    """Stream (task, example) pairs; a bad line raises FormatError naming file and line."""
+    tasks: dict[str, Task] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{line_number}"
+            try:
+                data = json.loads(raw)
+                if not isinstance(data, dict):
+                    raise FormatError("line is not a JSON object")
+                task_ref = data.get("task")
+                if isinstance(task_ref, dict):
+                    task = Task.from_dict(task_ref)
+                    tasks[task.name] = task
+                elif isinstance(task_ref, str) and task_ref in tasks:
+                    task = tasks[task_ref]
+                else:
+                    raise FormatError(f"field 'task': unknown task {task_ref!r}")
+                example = Example.from_dict({**data, "task": task.name})
+                validate_example(task, example)
+            except (json.JSONDecodeError, FormatError) as error:
+                raise FormatError(f"{where}: {error}") from error
+            yield task, example
+
+
+def read_jsonl(path: str | Path) -> tuple[dict[str, Task], list[Example]]:
+    tasks: dict[str, Task] = {}
+    examples: list[Example] = []
+    for task, example in iter_jsonl(path):
+        tasks[task.name] = task
+        examples.append(example)
+    return tasks, examples
