@@ -1,0 +1,27 @@
+from django.contrib import admin
+
+from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "raters_per_item")
+    filter_horizontal = ("raters",)
+
+
+@admin.register(TaskDefinition)
+class TaskDefinitionAdmin(admin.ModelAdmin):
+    list_display = ("name", "project", "type")
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "project", "task", "split", "gold_label")
+    list_filter = ("project", "split", "task")
+    readonly_fields = ("flame_prompt",)
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    list_display = ("item", "annotator", "label", "created_at")
+    list_filter = ("item__project",)

@@ -1,0 +1,71 @@
+"""The demo project the app creates on its own: known-answer pairwise tasks, no downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
+from webapp.annotation.models import Project
+from webapp.annotation.services import items_create, task_definition_upsert
+
+DEMO_SLUG = "demo"
+HELDOUT_PERCENT = 20
+
+
+def _is_heldout(example_id: str) -> bool:
+    digest = hashlib.sha256(example_id.encode()).digest()
+    return digest[0] * 100 // 256 < HELDOUT_PERCENT
+
+
+def demo_users_ensure() -> dict[str, object]:
+    """An admin and a rater for the local demo; passwords from the environment."""
+    users = get_user_model()
+    admin_group, _ = Group.objects.get_or_create(name="admin")
+    Group.objects.get_or_create(name="analyst")
+    rater_group, _ = Group.objects.get_or_create(name="rater")
+    admin, created = users.objects.get_or_create(
+        username="admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    if created:
+        admin.set_password(os.environ.get("EMBER_DEMO_ADMIN_PASSWORD", "admin"))
+        admin.save(update_fields=["password"])
+    admin.groups.add(admin_group)
+    rater, created = users.objects.get_or_create(username="rater")
+    if created:
+        rater.set_password(os.environ.get("EMBER_DEMO_RATER_PASSWORD", "rater"))
+        rater.save(update_fields=["password"])
+    rater.groups.add(rater_group)
+    return {"admin": admin, "rater": rater}
+
+
+@transaction.atomic
+def demo_project_ensure(*, n_per_task: int = 150, seed: int = 0) -> Project:
+    """Create (or complete) the demo project; running it twice adds nothing."""
+    users = demo_users_ensure()
+    project, _ = Project.objects.get_or_create(
+        slug=DEMO_SLUG,
+        defaults={
+            "name": "Demo: known-answer pairwise tasks",
+            "description": (
+                "Arithmetic and required-word items whose right answer is known by "
+                "construction, so human and autorater accuracy can be measured."
+            ),
+        },
+    )
+    project.raters.add(users["rater"], users["admin"])
+    examples = generate_demo_examples(n_per_task, seed=seed)
+    heldout = {example.id for example in examples if _is_heldout(example.id)}
+    for task in DEMO_TASKS:
+        definition = task_definition_upsert(project=project, task=task)
+        items_create(
+            project=project,
+            definition=definition,
+            examples=[example for example in examples if example.task == task.name],
+            heldout_ids=heldout,
+        )
+    return project

@@ -1,0 +1,123 @@
+"""Projects, their rubric tasks, items to judge, claims and human labels."""
+
+from django.conf import settings
+from django.db import models
+
+from webapp.common.models import TimeStampedModel
+
+
+class Project(TimeStampedModel):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    raters = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="rater_projects")
+    raters_per_item = models.PositiveSmallIntegerField(default=1)
+    # The "fold and retrain" check starts a retrain after this many new human labels.
+    retrain_min_new_labels = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaskDefinition(TimeStampedModel):
+    """A project's rubric: one FLAMe task (judging.task_format.Task)."""
+
+    class Type(models.TextChoices):
+        PAIRWISE = "pairwise"
+        POINTWISE = "pointwise"
+        CLASSIFICATION = "classification"
+        OPEN_ENDED = "open_ended"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=20, choices=Type.choices)
+    title = models.CharField(max_length=500)
+    description = models.TextField()
+    context_fields = models.JSONField()
+    output_fields = models.JSONField()
+    labels = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_task_name_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_task_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "title": self.title,
+            "description": self.description,
+            "context_fields": list(self.context_fields),
+            "output_fields": list(self.output_fields),
+            "labels": list(self.labels),
+        }
+
+
+class Item(TimeStampedModel):
+    """One Example to judge, stored with its FLAMe rendering."""
+
+    class Split(models.TextChoices):
+        TRAIN = "train"
+        HELDOUT = "heldout"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    task = models.ForeignKey(TaskDefinition, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=200)
+    context = models.JSONField()
+    reference = models.TextField(blank=True)
+    # The known answer, when there is one (known-answer tasks, gold items, adjudication).
+    gold_label = models.CharField(max_length=100, blank=True)
+    split = models.CharField(max_length=10, choices=Split.choices, default=Split.TRAIN)
+    flame_prompt = models.TextField(help_text="INSTRUCTIONS / CONTEXT / EVALUATION rendering")
+    format_version = models.CharField(max_length=40)
+    content_hash = models.CharField(max_length=64)
+    provenance = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "content_hash"], name="unique_item_content_per_project"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug}:{self.external_id}"
+
+
+class Assignment(TimeStampedModel):
+    """A rater's claim on an item; it expires so abandoned items return to the pool."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "rater"], name="unique_claim_per_rater")
+        ]
+
+
+class Annotation(TimeStampedModel):
+    """A human label. Stored synchronously in the request; never only in the broker."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    label = models.CharField(max_length=100)
+    submission_key = models.CharField(max_length=64, unique=True)
+    seconds_spent = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="unique_label_per_rater")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} -> {self.item}: {self.label}"

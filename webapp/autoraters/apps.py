@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AutoratersConfig(AppConfig):
+    name = "webapp.autoraters"
+    label = "autoraters"

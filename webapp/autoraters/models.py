@@ -1,0 +1,67 @@
+"""Autorater versions (with lineage and metrics) and their judgments of items."""
+
+from django.db import models
+
+from webapp.common.models import TimeStampedModel
+
+
+class AutoraterVersion(TimeStampedModel):
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate"
+        PROMOTED = "promoted"
+        RETIRED = "retired"
+
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="autorater_versions"
+    )
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CANDIDATE)
+    checkpoint_dir = models.CharField(max_length=500)
+    # Lineage: what it was trained on and how.
+    training_run = models.OneToOneField(
+        "jobs.TrainingRun", null=True, on_delete=models.SET_NULL, related_name="version"
+    )
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
+    snapshot_hash = models.CharField(max_length=64)
+    config = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict)
+    # The promoted version's metrics on the same held-out items, measured in the same run.
+    incumbent_metrics = models.JSONField(default=dict, blank=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="unique_version_number"),
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=models.Q(status="promoted"),
+                name="one_promoted_version_per_project",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug} v{self.number}"
+
+    @property
+    def heldout_accuracy(self) -> float | None:
+        return self.metrics.get("accuracy")
+
+
+class ModelJudgment(TimeStampedModel):
+    item = models.ForeignKey(
+        "annotation.Item", on_delete=models.CASCADE, related_name="model_judgments"
+    )
+    version = models.ForeignKey(AutoraterVersion, on_delete=models.CASCADE, related_name="judgments")
+    label = models.CharField(max_length=100, blank=True)
+    confidence = models.FloatField(null=True)
+    probabilities = models.JSONField(default=dict)
+    order_probabilities = models.JSONField(default=dict)
+    consistent = models.BooleanField(null=True)
+    valid = models.BooleanField(default=True)
+    format_version = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "version"], name="unique_judgment_per_version")
+        ]

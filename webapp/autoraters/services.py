@@ -1,0 +1,132 @@
+"""Writes for autoraters: versions, promotion, and judgments from the judge worker."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from webapp.annotation.models import Item, Project
+from webapp.annotation.selectors import item_example, task_of
+from webapp.autoraters.models import AutoraterVersion, ModelJudgment
+from webapp.autoraters.selectors import version_promoted_for
+
+
+def version_register(
+    *,
+    project: Project,
+    training_run,
+    checkpoint_dir: str,
+    snapshot_hash: str,
+    config: dict,
+    metrics: dict,
+    incumbent_metrics: dict,
+    parent: AutoraterVersion | None,
+) -> AutoraterVersion:
+    with transaction.atomic():
+        Project.objects.select_for_update().get(pk=project.pk)
+        number = (project.autorater_versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        return AutoraterVersion.objects.create(
+            project=project,
+            number=number,
+            training_run=training_run,
+            checkpoint_dir=checkpoint_dir,
+            snapshot_hash=snapshot_hash,
+            config=config,
+            metrics=metrics,
+            incumbent_metrics=incumbent_metrics,
+            parent=parent,
+        )
+
+
+def version_promote(*, version: AutoraterVersion) -> AutoraterVersion:
+    """Make this version the project's live autorater and have it judge every item."""
+    with transaction.atomic():
+        Project.objects.select_for_update().get(pk=version.project_id)
+        version.refresh_from_db()
+        if version.status == AutoraterVersion.Status.PROMOTED:
+            return version
+        AutoraterVersion.objects.filter(
+            project_id=version.project_id, status=AutoraterVersion.Status.PROMOTED
+        ).update(status=AutoraterVersion.Status.RETIRED)
+        version.status = AutoraterVersion.Status.PROMOTED
+        version.promoted_at = timezone.now()
+        version.save(update_fields=["status", "promoted_at", "updated_at"])
+        item_ids = list(Item.objects.filter(project_id=version.project_id).values_list("pk", flat=True))
+        transaction.on_commit(lambda: judgments_enqueue(version=version, item_ids=item_ids))
+    return version
+
+
+def judgments_enqueue(*, version: AutoraterVersion, item_ids: Sequence[int]) -> int:
+    from webapp.autoraters.tasks import judge_items_task
+
+    batch = settings.EMBER_JUDGE_BATCH
+    batches = [list(item_ids[i : i + batch]) for i in range(0, len(item_ids), batch)]
+    for chunk in batches:
+        judge_items_task.delay(version.pk, chunk)
+    return len(batches)
+
+
+def judgments_ensure(*, project_id: int, item_ids: Sequence[int]) -> int:
+    """Queue judging for items the live autorater has not judged yet."""
+    version = version_promoted_for(project_id)
+    if version is None:
+        return 0
+    judged = set(
+        ModelJudgment.objects.filter(version=version, item_id__in=item_ids).values_list(
+            "item_id", flat=True
+        )
+    )
+    missing = [item_id for item_id in item_ids if item_id not in judged]
+    return judgments_enqueue(version=version, item_ids=missing) if missing else 0
+
+
+@functools.lru_cache(maxsize=2)
+def _judge_for(checkpoint_dir: str):
+    """Load a judge once per worker process and keep it (jit caches stay warm)."""
+    from judging.inference import Judge
+
+    return Judge.load(checkpoint_dir)
+
+
+def judge_items(*, version_id: int, item_ids: Sequence[int]) -> int:
+    """Score items with a version (both orders for pairwise) and store the verdicts."""
+    version = AutoraterVersion.objects.filter(pk=version_id).first()
+    if version is None:
+        return 0
+    already = set(
+        ModelJudgment.objects.filter(version=version, item_id__in=item_ids).values_list(
+            "item_id", flat=True
+        )
+    )
+    items = list(
+        Item.objects.filter(pk__in=item_ids)
+        .exclude(pk__in=already)
+        .select_related("task")
+        .order_by("pk")
+    )
+    if not items:
+        return 0
+    tasks = {item.task.name: task_of(item.task) for item in items}
+    examples = [item_example(item) for item in items]
+    verdicts = _judge_for(version.checkpoint_dir).judge(tasks, examples)
+    rows = [
+        ModelJudgment(
+            item=item,
+            version=version,
+            label=verdict.label or "",
+            confidence=verdict.confidence,
+            probabilities=verdict.probabilities,
+            order_probabilities=verdict.order_probabilities,
+            consistent=verdict.consistent,
+            valid=verdict.valid,
+            format_version=verdict.format_version,
+        )
+        for item, verdict in zip(items, verdicts, strict=True)
+    ]
+    ModelJudgment.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)

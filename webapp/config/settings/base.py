@@ -1,0 +1,115 @@
+"""Settings shared by every environment; everything configurable comes from the environment.
+
+With nothing configured Ember runs embedded: a SQLite file and Celery's filesystem broker under
+var/. DATABASE_URL (Postgres) and REDIS_URL (the Celery broker) switch to the production stack.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parents[3]
+VAR_DIR = Path(os.environ.get("EMBER_VAR_DIR", BASE_DIR / "var"))
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "ember-insecure-local-development-key")
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "webapp.common",
+    "webapp.annotation",
+    "webapp.autoraters",
+    "webapp.jobs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "webapp.config.urls"
+WSGI_APPLICATION = "webapp.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "webapp" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{VAR_DIR / 'ember.sqlite3'}", conn_max_age=60
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The web process and the workers share the file: wait for locks instead of failing.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # htmx comes from npm (package.json) and is served as a static file.
+    ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("EMBER_LOG_LEVEL", "INFO")},
+}
+
+# --- Ember ------------------------------------------------------------------------------------
+# Where dataset snapshots, checkpoints and evaluation reports are written.
+ARTIFACT_ROOT = Path(os.environ.get("EMBER_ARTIFACT_ROOT", VAR_DIR / "artifacts"))
+# training.config.TrainConfig preset used by retraining jobs.
+EMBER_TRAIN_PRESET = os.environ.get("EMBER_TRAIN_PRESET", "demo")
+# The beat "fold and retrain" check starts a retrain when this many new human labels arrived.
+EMBER_RETRAIN_MIN_NEW_LABELS = int(os.environ.get("EMBER_RETRAIN_MIN_NEW_LABELS", "20"))
+EMBER_RETRAIN_CHECK_SECONDS = float(os.environ.get("EMBER_RETRAIN_CHECK_SECONDS", "60"))
+# How long a rater's claim on an item lasts before it returns to the pool.
+EMBER_CLAIM_SECONDS = int(os.environ.get("EMBER_CLAIM_SECONDS", "600"))
+# Items scored per judge task.
+EMBER_JUDGE_BATCH = int(os.environ.get("EMBER_JUDGE_BATCH", "64"))
+
+from webapp.config.settings.celery import *  # noqa: E402,F403

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from webapp.annotation import views as annotation_views
+from webapp.jobs import views as jobs_views
+
+urlpatterns = [
+    path("", annotation_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("p/<slug:slug>/queue/", annotation_views.queue, name="queue"),
+    path(
+        "p/<slug:slug>/items/<int:item_id>/label/",
+        annotation_views.submit_label,
+        name="submit-label",
+    ),
+    path(
+        "p/<slug:slug>/items/<int:item_id>/autorater/",
+        annotation_views.autorater_verdict,
+        name="autorater-verdict",
+    ),
+    path("p/<slug:slug>/autorater/", jobs_views.autorater_page, name="autorater"),
+    path("p/<slug:slug>/retrain/", jobs_views.retrain, name="retrain"),
+    path("runs/<int:run_id>/progress/", jobs_views.run_progress, name="run-progress"),
+    path("admin/", admin.site.urls),
+]

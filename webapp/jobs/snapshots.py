@@ -1,0 +1,101 @@
+"""Immutable, content-hashed dataset snapshots: what a training run reads instead of Postgres."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from judging.task_format import Example, Task, write_jsonl
+from webapp.annotation.models import Annotation, Item, Project
+from webapp.annotation.selectors import item_example, task_of
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    path: Path
+    sha256: str
+    n_examples: int
+    labels_cutoff_id: int
+    per_task: dict[str, int]
+
+
+def project_tasks(project: Project) -> dict[str, Task]:
+    return {definition.name: task_of(definition) for definition in project.tasks.all()}
+
+
+def training_examples(project: Project, labels_cutoff_id: int) -> list[Example]:
+    """Train-split items with a known answer, plus every human label on train-split items."""
+    examples: list[Example] = []
+    items = Item.objects.filter(project=project, split=Item.Split.TRAIN).select_related("task")
+    for item in items.exclude(gold_label="").order_by("pk").iterator():
+        examples.append(item_example(item, provenance={"source": "gold", "item": item.pk}))
+    labels = (
+        Annotation.objects.filter(
+            item__project=project, item__split=Item.Split.TRAIN, pk__lte=labels_cutoff_id
+        )
+        .select_related("item", "item__task")
+        .order_by("pk")
+    )
+    for annotation in labels.iterator():
+        examples.append(
+            item_example(
+                annotation.item,
+                label=annotation.label,
+                provenance={
+                    "source": "human",
+                    "item": annotation.item_id,
+                    "rater": annotation.annotator_id,
+                    "annotation": annotation.pk,
+                },
+            )
+        )
+    return examples
+
+
+def heldout_examples(project: Project) -> list[Example]:
+    """Held-out items with a label: the known answer, else the humans' majority label."""
+    examples = []
+    items = (
+        Item.objects.filter(project=project, split=Item.Split.HELDOUT)
+        .select_related("task")
+        .prefetch_related("annotations")
+        .order_by("pk")
+    )
+    for item in items:
+        label = item.gold_label
+        if not label:
+            votes = Counter(annotation.label for annotation in item.annotations.all())
+            label = votes.most_common(1)[0][0] if votes else ""
+        if label:
+            examples.append(item_example(item, label=label))
+    return examples
+
+
+def dataset_snapshot_export(*, project: Project, directory: Path) -> Snapshot:
+    """Write the project's training mixture to DIRECTORY/<sha256>.jsonl (never rewritten)."""
+    cutoff = (
+        Annotation.objects.filter(item__project=project).order_by("-pk").values_list("pk", flat=True)
+    ).first() or 0
+    tasks = project_tasks(project)
+    examples = training_examples(project, cutoff)
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=directory, suffix=".partial")
+    os.close(handle)
+    write_jsonl(temp_name, tasks.values(), examples)
+    digest = hashlib.sha256(Path(temp_name).read_bytes()).hexdigest()
+    final = directory / f"{digest}.jsonl"
+    if final.exists():
+        os.unlink(temp_name)
+    else:
+        os.replace(temp_name, final)
+    return Snapshot(
+        path=final,
+        sha256=digest,
+        n_examples=len(examples),
+        labels_cutoff_id=cutoff,
+        per_task=dict(Counter(example.task for example in examples)),
+    )
