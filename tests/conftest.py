@@ -62,10 +62,26 @@ def celery_worker(worker_env, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [str(CELERY), "-A", "webapp.config", "worker", "-Q", "default,judge,train",
-             "-P", "solo", "-l", "INFO", "-n", f"test-{os.getpid()}@%h",
-             "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(CELERY),
+                "-A",
+                "webapp.config",
+                "worker",
+                "-Q",
+                "default,judge,train",
+                "-P",
+                "solo",
+                "-l",
+                "INFO",
+                "-n",
+                f"test-{os.getpid()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=worker_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         _wait_for_worker(app)

@@ -83,8 +83,12 @@ def test_a_labelled_item_is_not_handed_out_again(project, rater):
 def test_items_create_rejects_a_bad_example_and_writes_nothing(project):
     definition = project.tasks.get(name="demo_arithmetic")
     before = Item.objects.count()
-    good = Example(task=definition.name, id="g", label="A",
-                   context={"question": "q", RESPONSE_A: "1", RESPONSE_B: "2"})
+    good = Example(
+        task=definition.name,
+        id="g",
+        label="A",
+        context={"question": "q", RESPONSE_A: "1", RESPONSE_B: "2"},
+    )
     bad = Example(task=definition.name, id="b", label="A", context={"question": "q"})
     with pytest.raises(ValueError, match="context lacks field 'response A'"):
         items_create(project=project, definition=definition, examples=[good, bad])

@@ -47,10 +47,18 @@ def test_label_is_stored_in_the_request(rater_client, project):
 def test_model_responses_are_escaped(rater_client, project):
     definition = project.tasks.get(name="demo_arithmetic")
     Item.objects.filter(project=project).delete()
-    items_create(project=project, definition=definition, examples=[Example(
-        task=definition.name, id="evil", label="A",
-        context={"question": "2+2?", RESPONSE_A: SCRIPT, RESPONSE_B: "4"},
-    )])
+    items_create(
+        project=project,
+        definition=definition,
+        examples=[
+            Example(
+                task=definition.name,
+                id="evil",
+                label="A",
+                context={"question": "2+2?", RESPONSE_A: SCRIPT, RESPONSE_B: "4"},
+            )
+        ],
+    )
     body = rater_client.get(reverse("queue", args=[project.slug])).content.decode()
     assert "<script>window.__pwned" not in body
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in body

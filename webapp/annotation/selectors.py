@@ -21,8 +21,11 @@ def project_list_for_user(user) -> QuerySet[Project]:
 def project_progress(*, project: Project, user) -> dict[str, int]:
     total = Item.objects.filter(project=project).count()
     done = Annotation.objects.filter(item__project=project, annotator=user).count()
-    return {"total": total, "done": done, "labels": Annotation.objects.filter(
-        item__project=project).count()}
+    return {
+        "total": total,
+        "done": done,
+        "labels": Annotation.objects.filter(item__project=project).count(),
+    }
 
 
 def annotation_for(*, item: Item, user) -> Annotation | None:
@@ -33,7 +36,9 @@ def task_of(definition) -> Task:
     return Task.from_dict(definition.as_task_dict())
 
 
-def item_example(item: Item, *, label: str | None = None, provenance: dict | None = None) -> Example:
+def item_example(
+    item: Item, *, label: str | None = None, provenance: dict | None = None
+) -> Example:
     """The item as a judging Example (label: the gold label unless one is given)."""
     return Example(
         task=item.task.name,

@@ -52,7 +52,9 @@ class ModelJudgment(TimeStampedModel):
     item = models.ForeignKey(
         "annotation.Item", on_delete=models.CASCADE, related_name="model_judgments"
     )
-    version = models.ForeignKey(AutoraterVersion, on_delete=models.CASCADE, related_name="judgments")
+    version = models.ForeignKey(
+        AutoraterVersion, on_delete=models.CASCADE, related_name="judgments"
+    )
     label = models.CharField(max_length=100, blank=True)
     confidence = models.FloatField(null=True)
     probabilities = models.JSONField(default=dict)

@@ -56,7 +56,9 @@ def version_promote(*, version: AutoraterVersion) -> AutoraterVersion:
         version.status = AutoraterVersion.Status.PROMOTED
         version.promoted_at = timezone.now()
         version.save(update_fields=["status", "promoted_at", "updated_at"])
-        item_ids = list(Item.objects.filter(project_id=version.project_id).values_list("pk", flat=True))
+        item_ids = list(
+            Item.objects.filter(project_id=version.project_id).values_list("pk", flat=True)
+        )
         transaction.on_commit(lambda: judgments_enqueue(version=version, item_ids=item_ids))
     return version
 

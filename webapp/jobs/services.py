@@ -41,9 +41,10 @@ def training_run_request(*, project: Project, trigger: str, requested_by=None) -
 
 def training_run_bootstrap(*, project: Project) -> TrainingRun | None:
     """The first autorater: queue a run if the project has no version and none is on the way."""
-    if project.autorater_versions.exists() or project.training_runs.filter(
-        status__in=TrainingRun.ACTIVE
-    ).exists():
+    if (
+        project.autorater_versions.exists()
+        or project.training_runs.filter(status__in=TrainingRun.ACTIVE).exists()
+    ):
         return None
     return training_run_request(project=project, trigger=TrainingRun.Trigger.BOOTSTRAP)
 
@@ -93,9 +94,10 @@ def training_run_execute(*, run_id: int) -> TrainingRun | None:
 
 
 def _execute(run: TrainingRun) -> None:
+    from training.evaluate import evaluate
+
     from judging.inference import Judge
     from training.config import TrainConfig
-    from training.evaluate import evaluate
     from training.train import train
 
     project = run.project

@@ -78,7 +78,9 @@ def heldout_examples(project: Project) -> list[Example]:
 def dataset_snapshot_export(*, project: Project, directory: Path) -> Snapshot:
     """Write the project's training mixture to DIRECTORY/<sha256>.jsonl (never rewritten)."""
     cutoff = (
-        Annotation.objects.filter(item__project=project).order_by("-pk").values_list("pk", flat=True)
+        Annotation.objects.filter(item__project=project)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
     ).first() or 0
     tasks = project_tasks(project)
     examples = training_examples(project, cutoff)
