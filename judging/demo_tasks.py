@@ -42,17 +42,24 @@ _WORDS = (
     "river apple stone cloud tiger lamp garden window bread music silver forest candle "
     "rocket pencil ocean mountain coffee bridge spider violin desert engine meadow"
 ).split()
-_SUBJECTS = "The child|My neighbor|A sailor|The old dog|Our teacher|A farmer|The pilot".split("|")
+# Two-word subjects and one-word endings keep every sentence the same shape, and the required
+# word is written unquoted so it is the same token in the instruction and in the response.
+_SUBJECTS = "The child|My neighbor|A sailor|Our teacher|A farmer|The pilot|The doctor".split("|")
 _VERBS = "saw|painted|found|carried|wanted|described|remembered".split("|")
-_ENDINGS = "today|near the house|after lunch|in the rain|at night|with care".split("|")
+_ENDINGS = "today|again|outside|yesterday|twice|quietly".split("|")
+
+
+# Every (a, b) with a single-digit sum, so every question, answer and distractor is one digit
+# and all arithmetic items tokenize to the same layout (learnable by a tiny model on a CPU).
+_SUM_PAIRS = [(a, b) for a in range(10) for b in range(10) if a + b <= 9]
 
 
 def _arithmetic_example(rng: random.Random, index: int) -> Example:
-    a, b = rng.randint(0, 9), rng.randint(0, 9)
+    a, b = rng.choice(_SUM_PAIRS)
     right = a + b
-    wrong = right + rng.choice([-3, -2, -1, 1, 2, 3])
-    if wrong < 0:
-        wrong = right + rng.randint(1, 3)
+    # A near miss (off by 1 to 3), kept a single digit.
+    candidates = [right + d for d in (-3, -2, -1, 1, 2, 3) if 0 <= right + d <= 9]
+    wrong = rng.choice(candidates)
     right_first = rng.random() < 0.5
     first, second = (right, wrong) if right_first else (wrong, right)
     return Example(
@@ -81,7 +88,7 @@ def _keyword_example(rng: random.Random, index: int) -> Example:
         task=KEYWORD.name,
         id=f"keyword-{index:06d}",
         context={
-            "instruction": f"Write one sentence that contains the word '{required}'.",
+            "instruction": f"Write one sentence that contains the word {required}.",
             RESPONSE_A: first,
             RESPONSE_B: second,
         },

@@ -246,7 +246,8 @@ def parse_evaluation(task: Task, text: str) -> ParsedEvaluation:
 def swap_pairwise(example: Example) -> Example:
     """The same pairwise example with its two responses (and its label) swapped."""
     context = dict(example.context)
-    context[RESPONSE_A], context[RESPONSE_B] = example.context[RESPONSE_B], example.context[RESPONSE_A]
+    context[RESPONSE_A] = example.context[RESPONSE_B]
+    context[RESPONSE_B] = example.context[RESPONSE_A]
     label = SWAPPED_LABELS.get(example.label, example.label) if example.label else example.label
     return dataclasses.replace(example, context=context, label=label)
 

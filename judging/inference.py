@@ -1,0 +1,222 @@
+"""Judge: score examples with a trained judge model from its label tokens' log-probabilities.
+
+The model is loaded once; one jitted function computes, for a padded batch, the log-softmax over
+the full vocabulary at the last prompt token (only that position is projected to the
+vocabulary). Batches are padded to a fixed batch size and to bucketed lengths (see `bucket_length`)
+so jit compiles few shapes. A verdict's probabilities are the softmax restricted to the task's
+label tokens. Pairwise items are judged in both orders (JudgeLM): the swapped order's
+probabilities are mapped back to the original A/B frame and the two are averaged.
+
+Strictness: a verdict is `valid` only if, in every judged order, the model's most likely next
+token over the whole vocabulary is one of the task's label tokens (that is, greedy decoding
+would produce a parseable label). An invalid verdict keeps its probabilities but has
+`label=None`; it is never silently mapped to a label.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from judging.checkpoint import LoadedModel, load_checkpoint
+from judging.task_format import (
+    FORMAT_VERSION,
+    SWAPPED_LABELS,
+    Example,
+    Task,
+    TaskType,
+    render_prompt,
+    swap_pairwise,
+)
+from judging.tokenizer import JudgeTokenizer
+
+MIN_BUCKET = 16
+
+
+@dataclasses.dataclass
+class Verdict:
+    example_id: str | None
+    task: str
+    label: str | None
+    probabilities: dict[str, float]
+    confidence: float
+    order_probabilities: dict[str, dict[str, float]]
+    consistent: bool | None
+    format_version: str = FORMAT_VERSION
+    valid: bool = True
+    # Pointwise tasks with numeric labels: the probability-weighted score.
+    expected_score: float | None = None
+    # Why a verdict is invalid (None when valid).
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def bucket_length(n: int, max_len: int) -> int:
+    """The smallest bucket >= n, capped at max_len.
+
+    Buckets are 16, 32, 48, 64, then two per octave (96, 128, 192, 256, 384, ...), so jit
+    compiles few shapes while padding wastes at most a third of a batch.
+    """
+    if n <= 64:
+        return min(max_len, max(MIN_BUCKET, 16 * math.ceil(n / 16)))
+    power = 1 << math.ceil(math.log2(n))
+    return min(max_len, power * 3 // 4 if n <= power * 3 // 4 else power)
+
+
+def encode_prompt(
+    tokenizer: JudgeTokenizer, task: Task, example: Example, max_len: int
+) -> list[int]:
+    """Prompt token ids (BOS + prompt), left-truncated to max_len so the label position stays."""
+    ids = [tokenizer.bos_id, *tokenizer.encode(render_prompt(task, example))]
+    return ids[-max_len:]
+
+
+def pad_batch(
+    sequences: Sequence[Sequence[int]], pad_id: int, length: int, rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Right-pad to [rows, length]: (tokens, attention mask, index of each row's last token)."""
+    tokens = np.full((rows, length), pad_id, dtype=np.int32)
+    mask = np.zeros((rows, length), dtype=bool)
+    last = np.zeros((rows,), dtype=np.int32)
+    for i, seq in enumerate(sequences):
+        tokens[i, : len(seq)] = seq
+        mask[i, : len(seq)] = True
+        last[i] = len(seq) - 1
+    return tokens, mask, last
+
+
+def _score_fn(graphdef: nnx.GraphDef, state: nnx.State, tokens, mask, last):
+    model = nnx.merge(graphdef, state)
+    logits_BV = model.logits_at(tokens, last, mask)
+    return jax.nn.log_softmax(logits_BV.astype(jnp.float32), axis=-1)
+
+
+_score_jit = jax.jit(_score_fn, static_argnums=0)
+
+
+def _is_number(label: str) -> bool:
+    try:
+        float(label)
+    except ValueError:
+        return False
+    return True
+
+
+class Judge:
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.tokenizer = loaded.tokenizer
+        self.config = loaded.config
+        self._graphdef, self._state = nnx.split(loaded.model)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Judge:
+        return cls(load_checkpoint(directory))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.loaded.metadata
+
+    def label_log_probs(
+        self, prompts: Sequence[Sequence[int]], batch_size: int = 32
+    ) -> np.ndarray:
+        """Full-vocabulary log-probabilities of the next token after each prompt: [N, V]."""
+        out = np.zeros((len(prompts), self.config.vocab_size), dtype=np.float32)
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            seqs = [prompts[i] for i in chunk]
+            length = bucket_length(max(len(s) for s in seqs), self.config.max_len)
+            tokens, mask, last = pad_batch(seqs, self.tokenizer.pad_id, length, batch_size)
+            log_probs = _score_jit(self._graphdef, self._state, tokens, mask, last)
+            out[chunk] = np.asarray(log_probs)[: len(chunk)]
+        return out
+
+    def judge(
+        self,
+        tasks: Mapping[str, Task],
+        examples: Sequence[Example],
+        both_orders: bool = True,
+        batch_size: int = 32,
+    ) -> list[Verdict]:
+        # Plan every (example, order) prompt, then score them all in length-sorted batches.
+        prompts: list[list[int]] = []
+        plans: list[dict[str, Any]] = []
+        for example in examples:
+            task = tasks.get(example.task)
+            plan: dict[str, Any] = {"task": task, "example": example, "rows": {}, "error": None}
+            plans.append(plan)
+            if task is None:
+                plan["error"] = f"unknown task {example.task!r}"
+                continue
+            if task.type is TaskType.OPEN_ENDED:
+                plan["error"] = "open-ended tasks need generation, which this judge does not do"
+                continue
+            try:
+                plan["label_ids"] = [self.tokenizer.label_token_id(lbl) for lbl in task.labels]
+            except KeyError as error:
+                plan["error"] = f"tokenizer cannot score the task's labels: {error}"
+                continue
+            orders = {"ab": example}
+            if task.type is TaskType.PAIRWISE and both_orders:
+                orders["ba"] = swap_pairwise(example)
+            for name, ordered in orders.items():
+                plan["rows"][name] = len(prompts)
+                prompts.append(encode_prompt(self.tokenizer, task, ordered, self.config.max_len))
+        log_probs = self.label_log_probs(prompts, batch_size) if prompts else None
+        return [self._verdict(plan, log_probs) for plan in plans]
+
+    def _verdict(self, plan: dict[str, Any], log_probs: np.ndarray | None) -> Verdict:
+        task: Task | None = plan["task"]
+        example: Example = plan["example"]
+        if plan["error"] is not None:
+            return Verdict(example.id, example.task, None, {}, 0.0, {}, None, valid=False,
+                           error=plan["error"])
+        assert task is not None and log_probs is not None
+        labels = list(task.labels)
+        label_ids = np.asarray(plan["label_ids"])
+        order_probs: dict[str, dict[str, float]] = {}
+        greedy_ok = True
+        for name, row in plan["rows"].items():
+            restricted = log_probs[row, label_ids]
+            probs = np.exp(restricted - restricted.max())
+            probs /= probs.sum()
+            by_label = dict(zip(labels, probs.tolist(), strict=True))
+            if name == "ba":  # map the swapped order back to the original A/B frame
+                by_label = {SWAPPED_LABELS.get(lbl, lbl): p for lbl, p in by_label.items()}
+                by_label = {lbl: by_label[lbl] for lbl in labels}
+            order_probs[name] = by_label
+            greedy_ok &= int(np.argmax(log_probs[row])) in set(label_ids.tolist())
+        probabilities = {
+            lbl: float(np.mean([p[lbl] for p in order_probs.values()])) for lbl in labels
+        }
+        best = max(labels, key=lambda lbl: probabilities[lbl])
+        consistent = None
+        if len(order_probs) == 2:
+            picks = {max(labels, key=p.__getitem__) for p in order_probs.values()}
+            consistent = len(picks) == 1
+        expected = None
+        if task.type is TaskType.POINTWISE and all(_is_number(lbl) for lbl in labels):
+            expected = float(sum(float(lbl) * p for lbl, p in probabilities.items()))
+        return Verdict(
+            example_id=example.id,
+            task=task.name,
+            label=best if greedy_ok else None,
+            probabilities=probabilities,
+            confidence=probabilities[best],
+            order_probabilities=order_probs,
+            consistent=consistent,
+            valid=greedy_ok,
+            expected_score=expected,
+            error=None if greedy_ok else "most likely next token is not one of the task's labels",
+        )
