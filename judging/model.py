@@ -21,8 +21,10 @@ import jax.numpy as jnp
 from flax import nnx
 
 _NAMED_SIZES: dict[str, dict[str, Any]] = {
-    # ~0.5M params with a 1k vocab: tests, the CPU demo, the learning test.
-    "tiny": dict(d_model=128, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=384, max_len=256),
+    # ~0.3M params with a 1k vocab: tests, the CPU demo, the learning test. Depth beats width
+    # here: on the demo tasks 4 x d64 learned both tasks in 1,200 steps where 2 x d128 and
+    # 3 x d128 stayed near chance (measured on 2 CPU cores).
+    "tiny": dict(d_model=64, n_layers=4, n_heads=4, n_kv_heads=2, d_ff=256, max_len=256),
     # ~10M params (tied 1k-8k vocab): a CPU afternoon / a GPU minute.
     "small": dict(d_model=384, n_layers=6, n_heads=6, n_kv_heads=2, d_ff=1024, max_len=1024),
 }

@@ -9,7 +9,9 @@ deterministic for a seed, and its position can be saved and restored with the it
 `get_state()` / `set_state()`.
 
 Measured on the 2-core dev machine: ~45 us per item. (`shuffle(seed).repeat(None)` inside
-`mix` was ~0.55 ms per item, so each task is `repeat(epochs).shuffle(seed)` instead.)
+`mix` was ~0.55 ms per item, so each task is `repeat(epochs).shuffle(seed)` instead: a
+shuffle over all epochs at once, so one example may come up a few times more than another
+within a run, as in sampling with replacement, rather than exactly once per epoch.)
 """
 
 from __future__ import annotations
