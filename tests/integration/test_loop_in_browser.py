@@ -56,6 +56,7 @@ def test_admin_retrains_then_rater_labels_and_sees_the_autorater(
     rater.keyboard.press("a")
     rater.get_by_test_id("human-verdict").wait_for()
     assert Annotation.objects.get(item_id=first_id).label == "A"
+    assert rater.url.endswith("/queue/"), "htmx swaps the panel in place"
     assert "A" in rater.get_by_test_id("human-verdict").inner_text()
 
     # Step 3: the autorater's verdict and confidence appear beside the human's.
@@ -70,8 +71,10 @@ def test_admin_retrains_then_rater_labels_and_sees_the_autorater(
     rater.wait_for_function(
         f"document.querySelector('[data-item-id]')?.dataset.itemId !== '{first_id}'"
     )
+    rater.wait_for_function("!document.querySelector('.htmx-request, .htmx-settling')")
     second_id = int(rater.locator("[data-item-id]").get_attribute("data-item-id"))
     rater.keyboard.press("b")
     rater.get_by_test_id("human-verdict").wait_for()
     assert Annotation.objects.get(item_id=second_id).label == "B"
+    assert rater.url.endswith("/queue/")
     assert Annotation.objects.count() == 2

@@ -98,7 +98,8 @@ def submit_label(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
         )
     except ValidationError as error:
         return HttpResponseBadRequest("; ".join(error.messages))
-    return render(request, "annotation/reveal.html", _reveal_context(request, project, item))
+    template = "annotation/reveal.html" if request.htmx else "annotation/reveal_page.html"
+    return render(request, template, _reveal_context(request, project, item))
 
 
 @login_required

@@ -94,16 +94,15 @@ def training_run_execute(*, run_id: int) -> TrainingRun | None:
 
 
 def _execute(run: TrainingRun) -> None:
-    from training.evaluate import evaluate
-
     from judging.inference import Judge
     from training.config import TrainConfig
+    from training.evaluate import evaluate
     from training.train import train
 
     project = run.project
     root = settings.ARTIFACT_ROOT
     snapshot = dataset_snapshot_export(project=project, directory=root / "snapshots")
-    config = TrainConfig.preset(run.preset)
+    config = TrainConfig.preset(run.preset, **settings.EMBER_TRAIN_OVERRIDES)
     _run_update(
         run.pk,
         snapshot_path=str(snapshot.path),

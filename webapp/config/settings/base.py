@@ -4,6 +4,7 @@ With nothing configured Ember runs embedded: a SQLite file and Celery's filesyst
 var/. DATABASE_URL (Postgres) and REDIS_URL (the Celery broker) switch to the production stack.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -104,6 +105,8 @@ LOGGING = {
 ARTIFACT_ROOT = Path(os.environ.get("EMBER_ARTIFACT_ROOT", VAR_DIR / "artifacts"))
 # training.config.TrainConfig preset used by retraining jobs.
 EMBER_TRAIN_PRESET = os.environ.get("EMBER_TRAIN_PRESET", "demo")
+# JSON object of TrainConfig fields that override the preset, e.g. '{"steps": 300}'.
+EMBER_TRAIN_OVERRIDES = json.loads(os.environ.get("EMBER_TRAIN_OVERRIDES", "{}"))
 # The beat "fold and retrain" check starts a retrain when this many new human labels arrived.
 EMBER_RETRAIN_MIN_NEW_LABELS = int(os.environ.get("EMBER_RETRAIN_MIN_NEW_LABELS", "20"))
 EMBER_RETRAIN_CHECK_SECONDS = float(os.environ.get("EMBER_RETRAIN_CHECK_SECONDS", "60"))

@@ -17,6 +17,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ARTIFACT_ROOT = Path(os.environ.get("EMBER_ARTIFACT_ROOT", BASE_DIR / "var" / "test-artifacts"))  # noqa: F405
 EMBER_TRAIN_PRESET = os.environ.get("EMBER_TRAIN_PRESET", "smoke")
+# Long enough (a few seconds) that the browser sees the run's step and loss move.
+EMBER_TRAIN_OVERRIDES = {"steps": 120, "log_every": 4, "batch_size": 8}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
