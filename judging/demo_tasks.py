@@ -6,6 +6,8 @@ autorater's held-out accuracy can be measured without any downloaded data.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
@@ -57,8 +59,8 @@ _SUM_PAIRS = [(a, b) for a in range(10) for b in range(10) if a + b <= 9]
 def _arithmetic_example(rng: random.Random, index: int) -> Example:
     a, b = rng.choice(_SUM_PAIRS)
     right = a + b
-    # A near miss (off by 1 to 3), kept a single digit.
-    candidates = [right + d for d in (-3, -2, -1, 1, 2, 3) if 0 <= right + d <= 9]
+    # Any other single digit, so each sum is seen with many different wrong answers.
+    candidates = [digit for digit in range(10) if digit != right]
     wrong = rng.choice(candidates)
     right_first = rng.random() < 0.5
     first, second = (right, wrong) if right_first else (wrong, right)
@@ -105,3 +107,16 @@ def generate_demo_examples(n_per_task: int, seed: int = 0) -> list[Example]:
         examples.append(_arithmetic_example(rng, index))
         examples.append(_keyword_example(rng, index))
     return examples
+
+
+def content_key(example: Example) -> str:
+    """The example's content with response order ignored: an item and its swap share it."""
+    others = {k: v for k, v in example.context.items() if k not in (RESPONSE_A, RESPONSE_B)}
+    responses = sorted([example.context[RESPONSE_A], example.context[RESPONSE_B]])
+    return json.dumps([example.task, others, responses], sort_keys=True)
+
+
+def is_heldout(example: Example, percent: int = 20) -> bool:
+    """A deterministic held-out split by content, so no held-out content is ever trained on."""
+    digest = hashlib.sha256(content_key(example).encode()).digest()
+    return digest[0] * 100 // 256 < percent

@@ -8,7 +8,7 @@ from typing import Any
 _PRESETS: dict[str, dict[str, Any]] = {
     # The app's first autorater and the learning test (tests/training/test_learning.py):
     # reaches >= 0.9 held-out accuracy on demo_arithmetic in a few CPU minutes on 2 cores.
-    "demo": dict(steps=1200, batch_size=32, learning_rate=3e-3, warmup_steps=50),
+    "demo": dict(steps=2000, batch_size=32, learning_rate=3e-3, warmup_steps=50),
     # A handful of steps for integration tests: finishes in seconds after jit.
     "smoke": dict(steps=4, batch_size=8, learning_rate=1e-3, warmup_steps=1, log_every=2,
                   max_len=256),

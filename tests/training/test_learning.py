@@ -4,7 +4,9 @@ Held-out items have ids disjoint from the training items. Note that the demo tas
 small (55 single-digit sums x near-miss distractors; 24 words x sentence templates), so
 held-out items often share content with training items: this shows the recipe learns the
 tasks end to end (tokenizer, mixture, swap augmentation, loss, checkpoint, Judge), not
-generalisation to unseen kinds of question.
+generalisation to unseen kinds of question. The split is by content (either response order):
+a held-out arithmetic item asks a sum the model trained on, but with a distractor pairing it
+never saw.
 """
 
 import sys
@@ -12,7 +14,14 @@ import time
 
 import pytest
 
-from judging.demo_tasks import ARITHMETIC, DEMO_TASKS, KEYWORD, generate_demo_examples
+from judging.demo_tasks import (
+    ARITHMETIC,
+    DEMO_TASKS,
+    KEYWORD,
+    content_key,
+    generate_demo_examples,
+    is_heldout,
+)
 from judging.inference import Judge
 from training.config import TrainConfig
 from training.evaluate import evaluate
@@ -23,8 +32,12 @@ from training.train import train
 def test_demo_preset_learns_the_demo_tasks(tmp_path):
     tasks = {task.name: task for task in DEMO_TASKS}
     examples = generate_demo_examples(1000, seed=0)
-    held_out, train_set = examples[: len(examples) // 5], examples[len(examples) // 5 :]
-    assert not {e.id for e in held_out} & {e.id for e in train_set}
+    # Held out by content (either response order), one item per distinct content: every
+    # scored item is one the model never saw in any order.
+    train_set = [e for e in examples if not is_heldout(e)]
+    held_out = list({content_key(e): e for e in examples if is_heldout(e)}.values())
+    assert not {content_key(e) for e in held_out} & {content_key(e) for e in train_set}
+    assert min(sum(e.task == t.name for e in held_out) for t in DEMO_TASKS) >= 40
 
     config = TrainConfig.preset("demo")
     started = time.monotonic()
@@ -44,5 +57,5 @@ def test_demo_preset_learns_the_demo_tasks(tmp_path):
         file=sys.stderr,
     )
     assert arithmetic["accuracy"] >= 0.9
-    assert keyword["accuracy"] >= 0.75
+    assert keyword["accuracy"] >= 0.85
     assert report["invalid"] == 0

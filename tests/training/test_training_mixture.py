@@ -19,12 +19,16 @@ def test_weights_are_examples_proportional_with_cap():
 
 
 def test_sampled_proportions_follow_weights_and_cap():
-    indices = {"small": list(range(0, 50)), "mid": list(range(1000, 1200)),
-               "huge": list(range(10_000, 14_000))}
+    indices = {
+        "small": list(range(0, 50)),
+        "mid": list(range(1000, 1200)),
+        "huge": list(range(10_000, 14_000)),
+    }
     weights = mixture_weights({k: len(v) for k, v in indices.items()}, cap=250)
     draws = list(sample_indices(indices, weights, seed=0, num_items=5000))
     counts = collections.Counter(
-        "small" if i < 1000 else "mid" if i < 10_000 else "huge" for i in draws)
+        "small" if i < 1000 else "mid" if i < 10_000 else "huge" for i in draws
+    )
     assert counts["small"] / 5000 == pytest.approx(50 / 500, abs=0.02)
     assert counts["mid"] / 5000 == pytest.approx(200 / 500, abs=0.02)
     assert counts["huge"] / 5000 == pytest.approx(250 / 500, abs=0.02)

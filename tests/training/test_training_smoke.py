@@ -18,14 +18,16 @@ def test_smoke_train_writes_a_loadable_checkpoint(tmp_path):
     config = TrainConfig.preset("smoke")
     progress = []
     started = time.monotonic()
-    result = train(tasks, examples, config, tmp_path / "ckpt",
-                   on_progress=lambda *args: progress.append(args))
+    result = train(
+        tasks, examples, config, tmp_path / "ckpt", on_progress=lambda *args: progress.append(args)
+    )
     elapsed = time.monotonic() - started
     print(f"smoke train: {elapsed:.1f}s", file=sys.stderr)
     assert isinstance(result, TrainResult)
     assert result.steps == config.steps and math.isfinite(result.final_loss)
-    assert [p[0] for p in progress] == list(range(config.log_every, config.steps + 1,
-                                                  config.log_every))
+    assert [p[0] for p in progress] == list(
+        range(config.log_every, config.steps + 1, config.log_every)
+    )
     assert all(p[1] == config.steps and math.isfinite(p[2]) for p in progress)
     assert result.loss_history == [(p[0], p[2]) for p in progress]
 
@@ -48,8 +50,12 @@ def test_training_cli(tmp_path, capsys):
     tasks, examples = load_snapshot(data)
     assert len(examples) == 20 and set(tasks) == {t.name for t in DEMO_TASKS}
     out = tmp_path / "model"
-    assert training_cli.main(["train", "--data", str(data), "--out", str(out),
-                              "--preset", "smoke", "--steps", "2"]) == 0
+    assert (
+        training_cli.main(
+            ["train", "--data", str(data), "--out", str(out), "--preset", "smoke", "--steps", "2"]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["steps"] == 2
     assert training_cli.main(["evaluate", "--model", str(out), "--data", str(data)]) == 0

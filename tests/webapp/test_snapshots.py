@@ -1,8 +1,10 @@
 import json
+from collections import Counter
 
 import pytest
 from django.contrib.auth import get_user_model
 
+from judging.task_format import Example, swap_pairwise
 from webapp.annotation.demo import demo_project_ensure
 from webapp.annotation.models import Item
 from webapp.annotation.services import annotation_submit
@@ -12,7 +14,8 @@ from webapp.jobs.snapshots import dataset_snapshot_export, heldout_examples
 pytestmark = pytest.mark.django_db
 
 
-def test_snapshot_folds_human_labels_in_and_keeps_heldout_out(tmp_path):
+def test_snapshot_folds_human_labels_in_and_keeps_heldout_out(tmp_path, settings):
+    settings.EMBER_DEMO_MIXTURE_PER_TASK = 200
     project = demo_project_ensure(n_per_task=20)
     rater = get_user_model().objects.get(username="rater")
     train_item = project.items.filter(split=Item.Split.TRAIN).first()
@@ -23,10 +26,22 @@ def test_snapshot_folds_human_labels_in_and_keeps_heldout_out(tmp_path):
     snapshot = dataset_snapshot_export(project=project, directory=tmp_path)
     lines = [json.loads(line) for line in snapshot.path.read_text().splitlines()]
     n_train = project.items.filter(split=Item.Split.TRAIN).count()
-    assert snapshot.n_examples == len(lines) == n_train + 1
+    sources = Counter(line["provenance"]["source"] for line in lines)
+    assert snapshot.n_examples == len(lines)
+    assert sources["gold"] == n_train and sources["human"] == 1
+    assert 0 < sources["builtin:demo"] <= 400
+    heldout_contexts = {
+        json.dumps(item.context, sort_keys=True)
+        for item in project.items.filter(split=Item.Split.HELDOUT)
+    }
+    trained = {json.dumps(line["context"], sort_keys=True) for line in lines}
+    swapped = {
+        json.dumps(swap_pairwise(Example.from_dict(line)).context, sort_keys=True) for line in lines
+    }
+    assert not heldout_contexts & (trained | swapped)
     human = [line for line in lines if line["provenance"]["source"] == "human"]
     assert [(h["provenance"]["item"], h["label"]) for h in human] == [(train_item.pk, "tie")]
-    assert all(line["provenance"]["item"] != heldout_item.pk for line in lines)
+    assert all(line["provenance"].get("item") != heldout_item.pk for line in lines)
     assert snapshot.path.name == f"{snapshot.sha256}.jsonl"
     # Same data, same snapshot.
     assert dataset_snapshot_export(project=project, directory=tmp_path).sha256 == snapshot.sha256

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
+from judging.demo_tasks import DEMO_TASKS, generate_demo_examples, is_heldout
 from webapp.annotation.models import Project
 from webapp.annotation.services import items_create, task_definition_upsert
 
 DEMO_SLUG = "demo"
 HELDOUT_PERCENT = 20
-
-
-def _is_heldout(example_id: str) -> bool:
-    digest = hashlib.sha256(example_id.encode()).digest()
-    return digest[0] * 100 // 256 < HELDOUT_PERCENT
 
 
 def demo_users_ensure() -> dict[str, object]:
@@ -51,6 +45,7 @@ def demo_project_ensure(*, n_per_task: int = 150, seed: int = 0) -> Project:
         slug=DEMO_SLUG,
         defaults={
             "name": "Demo: known-answer pairwise tasks",
+            "builtin_mixture": DEMO_SLUG,
             "description": (
                 "Arithmetic and required-word items whose right answer is known by "
                 "construction, so human and autorater accuracy can be measured."
@@ -59,7 +54,7 @@ def demo_project_ensure(*, n_per_task: int = 150, seed: int = 0) -> Project:
     )
     project.raters.add(users["rater"], users["admin"])
     examples = generate_demo_examples(n_per_task, seed=seed)
-    heldout = {example.id for example in examples if _is_heldout(example.id)}
+    heldout = {example.id for example in examples if is_heldout(example, HELDOUT_PERCENT)}
     for task in DEMO_TASKS:
         definition = task_definition_upsert(project=project, task=task)
         items_create(

@@ -12,6 +12,8 @@ class Project(TimeStampedModel):
     description = models.TextField(blank=True)
     raters = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="rater_projects")
     raters_per_item = models.PositiveSmallIntegerField(default=1)
+    # Generated known-answer training data mixed in with the project's labels ("" for none).
+    builtin_mixture = models.CharField(max_length=40, blank=True)
     # The "fold and retrain" check starts a retrain after this many new human labels.
     retrain_min_new_labels = models.PositiveIntegerField(null=True, blank=True)
 

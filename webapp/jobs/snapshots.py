@@ -9,9 +9,13 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from judging.task_format import Example, Task, write_jsonl
+from django.conf import settings
+
+from judging.demo_tasks import generate_demo_examples
+from judging.task_format import Example, Task, swap_pairwise, write_jsonl
 from webapp.annotation.models import Annotation, Item, Project
 from webapp.annotation.selectors import item_example, task_of
+from webapp.annotation.services import item_content_hash
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,9 +31,28 @@ def project_tasks(project: Project) -> dict[str, Task]:
     return {definition.name: task_of(definition) for definition in project.tasks.all()}
 
 
+def builtin_examples(project: Project) -> list[Example]:
+    """Generated known-answer examples, minus any whose content (either order) is held out."""
+    if project.builtin_mixture != "demo":
+        return []
+    heldout = set(
+        Item.objects.filter(project=project, split=Item.Split.HELDOUT).values_list(
+            "content_hash", flat=True
+        )
+    )
+    generated = generate_demo_examples(settings.EMBER_DEMO_MIXTURE_PER_TASK, seed=1)
+    return [
+        dataclasses.replace(example, provenance={"source": "builtin:demo"})
+        for example in generated
+        if item_content_hash(example) not in heldout
+        and item_content_hash(swap_pairwise(example)) not in heldout
+    ]
+
+
 def training_examples(project: Project, labels_cutoff_id: int) -> list[Example]:
-    """Train-split items with a known answer, plus every human label on train-split items."""
-    examples: list[Example] = []
+    """Built-in known-answer data, train-split items with a known answer, and every human
+    label on train-split items."""
+    examples: list[Example] = builtin_examples(project)
     items = Item.objects.filter(project=project, split=Item.Split.TRAIN).select_related("task")
     for item in items.exclude(gold_label="").order_by("pk").iterator():
         examples.append(item_example(item, provenance={"source": "gold", "item": item.pk}))

@@ -112,6 +112,8 @@ EMBER_RETRAIN_MIN_NEW_LABELS = int(os.environ.get("EMBER_RETRAIN_MIN_NEW_LABELS"
 EMBER_RETRAIN_CHECK_SECONDS = float(os.environ.get("EMBER_RETRAIN_CHECK_SECONDS", "60"))
 # How long a rater's claim on an item lasts before it returns to the pool.
 EMBER_CLAIM_SECONDS = int(os.environ.get("EMBER_CLAIM_SECONDS", "600"))
+# Generated known-answer examples per demo task in the demo project's training mixture.
+EMBER_DEMO_MIXTURE_PER_TASK = int(os.environ.get("EMBER_DEMO_MIXTURE_PER_TASK", "800"))
 # Items scored per judge task.
 EMBER_JUDGE_BATCH = int(os.environ.get("EMBER_JUDGE_BATCH", "64"))
 
