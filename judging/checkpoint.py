@@ -86,8 +86,10 @@ def is_checkpoint(directory: str | Path) -> bool:
 def load_checkpoint(directory: str | Path) -> LoadedModel:
     directory = Path(directory).absolute()
     if not is_checkpoint(directory):
-        raise FileNotFoundError(f"{directory} is not a judge checkpoint "
-                                f"(needs {PARAMS_DIR}/, {CONFIG_FILE}, {TOKENIZER_FILE})")
+        raise FileNotFoundError(
+            f"{directory} is not a judge checkpoint "
+            f"(needs {PARAMS_DIR}/, {CONFIG_FILE}, {TOKENIZER_FILE})"
+        )
     config = ModelConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text("utf-8")))
     tokenizer = JudgeTokenizer.load(directory / TOKENIZER_FILE)
     metadata_path = directory / METADATA_FILE

@@ -127,9 +127,7 @@ class Judge:
     def metadata(self) -> dict[str, Any]:
         return self.loaded.metadata
 
-    def label_log_probs(
-        self, prompts: Sequence[Sequence[int]], batch_size: int = 32
-    ) -> np.ndarray:
+    def label_log_probs(self, prompts: Sequence[Sequence[int]], batch_size: int = 32) -> np.ndarray:
         """Full-vocabulary log-probabilities of the next token after each prompt: [N, V]."""
         out = np.zeros((len(prompts), self.config.vocab_size), dtype=np.float32)
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
@@ -159,8 +157,10 @@ class Judge:
             if task is None:
                 plan["error"] = f"unknown task {example.task!r}"
                 continue
-            if task.type is TaskType.OPEN_ENDED:
-                plan["error"] = "open-ended tasks need generation, which this judge does not do"
+            if task.type is TaskType.OPEN_ENDED or not task.labels:
+                plan["error"] = (
+                    "open-ended and real-valued tasks need generation, which this judge does not do"
+                )
                 continue
             try:
                 plan["label_ids"] = [self.tokenizer.label_token_id(lbl) for lbl in task.labels]
@@ -180,8 +180,9 @@ class Judge:
         task: Task | None = plan["task"]
         example: Example = plan["example"]
         if plan["error"] is not None:
-            return Verdict(example.id, example.task, None, {}, 0.0, {}, None, valid=False,
-                           error=plan["error"])
+            return Verdict(
+                example.id, example.task, None, {}, 0.0, {}, None, valid=False, error=plan["error"]
+            )
         assert task is not None and log_probs is not None
         labels = list(task.labels)
         label_ids = np.asarray(plan["label_ids"])

@@ -117,7 +117,10 @@ class RMSNorm(nnx.Module):
 
 def _dense(rngs: nnx.Rngs, d_in: int, d_out: int) -> nnx.Linear:
     return nnx.Linear(
-        d_in, d_out, use_bias=False, rngs=rngs,
+        d_in,
+        d_out,
+        use_bias=False,
+        rngs=rngs,
         kernel_init=nnx.initializers.normal(stddev=d_in**-0.5),
     )
 
@@ -179,13 +182,16 @@ class Decoder(nnx.Module):
     def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs) -> None:
         self.config = config
         self.embed = nnx.Embed(
-            config.vocab_size, config.d_model, rngs=rngs,
+            config.vocab_size,
+            config.d_model,
+            rngs=rngs,
             embedding_init=nnx.initializers.normal(stddev=1.0),
         )
         self.blocks = nnx.List([Block(config, rngs) for _ in range(config.n_layers)])
         self.final_norm = RMSNorm(config.d_model, config.norm_eps)
-        self.lm_head = None if config.tie_embeddings else _dense(rngs, config.d_model,
-                                                                 config.vocab_size)
+        self.lm_head = (
+            None if config.tie_embeddings else _dense(rngs, config.d_model, config.vocab_size)
+        )
 
     def hidden(
         self,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -57,20 +58,31 @@ class Task:
     context_fields: tuple[str, ...]
     output_fields: tuple[str, ...]
     # Closed label space (pairwise: A, B and optionally tie; classification: its labels;
-    # pointwise: the scale values as strings). Empty for open-ended tasks.
+    # pointwise: the scale values as strings). Empty for open-ended tasks and for pointwise
+    # tasks on a real-valued scale, which give `scale` instead.
     labels: tuple[str, ...] = ()
+    # Pointwise tasks on a continuous scale: (lowest, highest).
+    scale: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", TaskType(self.type))
         object.__setattr__(self, "context_fields", tuple(self.context_fields))
         object.__setattr__(self, "output_fields", tuple(self.output_fields))
         object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
+        if self.scale is not None:
+            low, high = (float(bound) for bound in self.scale)
+            if not low < high:
+                raise FormatError(f"task {self.name!r}: field 'scale' must be [low, high]")
+            object.__setattr__(self, "scale", (low, high))
         if not self.name:
             raise FormatError("task: field 'name' is empty")
         if not self.output_fields:
             raise FormatError(f"task {self.name!r}: field 'output_fields' is empty")
-        if self.type is not TaskType.OPEN_ENDED and not self.labels:
+        needs_labels = self.type is not TaskType.OPEN_ENDED and self.scale is None
+        if needs_labels and not self.labels:
             raise FormatError(f"task {self.name!r}: field 'labels' is empty for a {self.type} task")
+        if self.scale is not None and self.type is not TaskType.POINTWISE:
+            raise FormatError(f"task {self.name!r}: only pointwise tasks have a 'scale'")
         if self.type is TaskType.PAIRWISE:
             missing = {RESPONSE_A, RESPONSE_B} - set(self.context_fields)
             if missing:
@@ -91,6 +103,7 @@ class Task:
         data["context_fields"] = list(self.context_fields)
         data["output_fields"] = list(self.output_fields)
         data["labels"] = list(self.labels)
+        data["scale"] = list(self.scale) if self.scale is not None else None
         return data
 
     @classmethod
@@ -102,8 +115,9 @@ class Task:
         try:
             task_type = TaskType(data["type"])
         except ValueError as error:
-            raise FormatError(f"task: field 'type' is {data['type']!r}, not one of "
-                              f"{[t.value for t in TaskType]}") from error
+            raise FormatError(
+                f"task: field 'type' is {data['type']!r}, not one of {[t.value for t in TaskType]}"
+            ) from error
         return cls(
             name=str(data["name"]),
             type=task_type,
@@ -111,18 +125,27 @@ class Task:
             description=str(data["description"]),
             context_fields=tuple(data["context_fields"]),
             output_fields=tuple(data["output_fields"]),
-            labels=tuple(data.get("labels", ())),
+            labels=tuple(data.get("labels") or ()),
+            scale=tuple(data["scale"]) if data.get("scale") is not None else None,
         )
+
+
+# A context value is text, or a multi-turn conversation: a list of {"role", "content"} turns.
+Turn = dict[str, str]
+ContextValue = str | list[Turn]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Example:
     task: str
-    context: dict[str, str]
+    context: dict[str, ContextValue]
     label: str | None = None
     reference: str | None = None
     id: str | None = None
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Every rater's label where the source has several (label -> count); `label` is then the
+    # aggregate (majority or adjudicated).
+    label_distribution: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,6 +154,7 @@ class Example:
             "context": dict(self.context),
             "reference": self.reference,
             "label": self.label,
+            "label_distribution": self.label_distribution,
             "provenance": dict(self.provenance),
         }
 
@@ -142,14 +166,44 @@ class Example:
         if not isinstance(data["context"], dict):
             raise FormatError("example: field 'context' must be an object of field -> text")
         label = data.get("label")
+        distribution = data.get("label_distribution")
+        if distribution is not None and not isinstance(distribution, dict):
+            raise FormatError(
+                "example: field 'label_distribution' must be an object label -> count"
+            )
         return cls(
             task=str(data["task"]),
-            context={str(k): str(v) for k, v in data["context"].items()},
+            context={str(k): _context_value(str(k), v) for k, v in data["context"].items()},
             label=None if label is None else str(label),
-            reference=data.get("reference"),
-            id=data.get("id"),
+            reference=None if data.get("reference") is None else str(data["reference"]),
+            id=None if data.get("id") is None else str(data["id"]),
             provenance=dict(data.get("provenance") or {}),
+            label_distribution=(
+                {str(k): int(v) for k, v in distribution.items()} if distribution else None
+            ),
         )
+
+
+def _context_value(field: str, value: Any) -> ContextValue:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        turns = []
+        for index, turn in enumerate(value):
+            if not (
+                isinstance(turn, dict)
+                and isinstance(turn.get("role"), str)
+                and isinstance(turn.get("content"), str)
+            ):
+                raise FormatError(
+                    f"example: context field {field!r} turn {index} must be "
+                    '{"role": text, "content": text}'
+                )
+            turns.append({"role": turn["role"], "content": turn["content"]})
+        return turns
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise FormatError(f"example: context field {field!r} must be text or a list of turns")
 
 
 def validate_example(task: Task, example: Example) -> None:
@@ -163,6 +217,18 @@ def validate_example(task: Task, example: Example) -> None:
         raise FormatError(
             f"example {example.id!r}: label {example.label!r} not in {list(task.labels)}"
         )
+    if example.label is not None and task.scale is not None:
+        try:
+            value = float(example.label)
+        except ValueError as error:
+            raise FormatError(
+                f"example {example.id!r}: label {example.label!r} is not a number"
+            ) from error
+        low, high = task.scale
+        if not low <= value <= high:
+            raise FormatError(
+                f"example {example.id!r}: label {example.label!r} outside scale [{low}, {high}]"
+            )
 
 
 def _one_line(text: str) -> str:
@@ -178,10 +244,17 @@ def render_instructions(task: Task) -> str:
     )
 
 
+def render_value(value: ContextValue) -> str:
+    """Text as is; a conversation as one "role: content" line per turn."""
+    if isinstance(value, str):
+        return _one_line(value)
+    return "\n" + "\n".join(f"{turn['role']}: {_one_line(turn['content'])}" for turn in value)
+
+
 def render_context(task: Task, example: Example) -> str:
     lines = ["CONTEXT:"]
     for field in task.context_fields:
-        lines.append(f"{field}: {_one_line(example.context.get(field, ''))}")
+        lines.append(f"{field}: {render_value(example.context.get(field, ''))}")
     if example.reference:
         lines.append(f"reference: {_one_line(example.reference)}")
     return "\n".join(lines) + "\n"
@@ -240,6 +313,13 @@ def parse_evaluation(task: Task, text: str) -> ParsedEvaluation:
     label = fields[task.label_field]
     if task.labels and label not in task.labels:
         return ParsedEvaluation(False, fields, f"label {label!r} not in {list(task.labels)}")
+    if task.scale is not None:
+        try:
+            value = float(label)
+        except ValueError:
+            return ParsedEvaluation(False, fields, f"label {label!r} is not a number")
+        if not task.scale[0] <= value <= task.scale[1]:
+            return ParsedEvaluation(False, fields, f"label {label!r} outside {list(task.scale)}")
     return ParsedEvaluation(True, {**fields, "__label__": label})
 
 
@@ -271,6 +351,28 @@ def write_jsonl(path: str | Path, tasks: Iterable[Task], examples: Iterable[Exam
             handle.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
             count += 1
     return count
+
+
+def write_jsonl_atomic(
+    path: str | Path, tasks: Iterable[Task], examples: Iterable[Example]
+) -> dict[str, int]:
+    """Stream examples to PATH through a temporary file renamed at the end: an error part-way
+    leaves no output. Returns the number of examples per task."""
+    path = Path(path)
+    counts: dict[str, int] = {}
+
+    def counted() -> Iterator[Example]:
+        for example in examples:
+            counts[example.task] = counts.get(example.task, 0) + 1
+            yield example
+
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        write_jsonl(temporary, tasks, counted())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return counts
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[Task, Example]]:
