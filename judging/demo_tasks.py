@@ -6,8 +6,6 @@ autorater's held-out accuracy can be measured without any downloaded data.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
@@ -108,15 +106,3 @@ def generate_demo_examples(n_per_task: int, seed: int = 0) -> list[Example]:
         examples.append(_keyword_example(rng, index))
     return examples
 
-
-def content_key(example: Example) -> str:
-    """The example's content with response order ignored: an item and its swap share it."""
-    others = {k: v for k, v in example.context.items() if k not in (RESPONSE_A, RESPONSE_B)}
-    responses = sorted([example.context[RESPONSE_A], example.context[RESPONSE_B]])
-    return json.dumps([example.task, others, responses], sort_keys=True)
-
-
-def is_heldout(example: Example, percent: int = 20) -> bool:
-    """A deterministic held-out split by content, so no held-out content is ever trained on."""
-    digest = hashlib.sha256(content_key(example).encode()).digest()
-    return digest[0] * 100 // 256 < percent

@@ -14,15 +14,9 @@ import time
 
 import pytest
 
-from judging.demo_tasks import (
-    ARITHMETIC,
-    DEMO_TASKS,
-    KEYWORD,
-    content_key,
-    generate_demo_examples,
-    is_heldout,
-)
+from judging.demo_tasks import ARITHMETIC, DEMO_TASKS, KEYWORD, generate_demo_examples
 from judging.inference import Judge
+from judging.splits import content_key, is_heldout
 from training.config import TrainConfig
 from training.evaluate import evaluate
 from training.train import train

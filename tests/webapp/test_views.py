@@ -80,3 +80,24 @@ def test_verdict_stays_hidden_until_the_rater_labels(rater_client, project):
     item = project.items.first()
     url = reverse("autorater-verdict", args=[project.slug, item.pk])
     assert rater_client.get(url).status_code == 403
+
+
+def test_multi_turn_prompts_are_shown_as_turns_and_escaped(rater_client, project):
+    definition = project.tasks.get(name="demo_arithmetic")
+    Item.objects.filter(project=project).delete()
+    turns = [{"role": "user", "content": SCRIPT}, {"role": "assistant", "content": "Hi"}]
+    items_create(
+        project=project,
+        definition=definition,
+        examples=[
+            Example(
+                task=definition.name,
+                id="turns",
+                label="A",
+                context={"question": turns, RESPONSE_A: "1", RESPONSE_B: "2"},
+            )
+        ],
+    )
+    body = rater_client.get(reverse("queue", args=[project.slug])).content.decode()
+    assert body.count('class="turn turn-') == 2
+    assert "<script>window.__pwned" not in body

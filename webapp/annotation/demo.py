@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from judging.demo_tasks import DEMO_TASKS, generate_demo_examples, is_heldout
+from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
+from judging.splits import is_heldout
 from webapp.annotation.models import Project
 from webapp.annotation.services import items_create, task_definition_upsert
 

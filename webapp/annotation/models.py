@@ -41,6 +41,8 @@ class TaskDefinition(TimeStampedModel):
     context_fields = models.JSONField()
     output_fields = models.JSONField()
     labels = models.JSONField(default=list)
+    # Pointwise tasks on a real-valued scale: [low, high].
+    scale = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -59,6 +61,7 @@ class TaskDefinition(TimeStampedModel):
             "context_fields": list(self.context_fields),
             "output_fields": list(self.output_fields),
             "labels": list(self.labels),
+            "scale": self.scale,
         }
 
 
@@ -76,6 +79,8 @@ class Item(TimeStampedModel):
     reference = models.TextField(blank=True)
     # The known answer, when there is one (known-answer tasks, gold items, adjudication).
     gold_label = models.CharField(max_length=100, blank=True)
+    # Every source rater's label where the imported data had several (label -> count).
+    label_distribution = models.JSONField(null=True, blank=True)
     split = models.CharField(max_length=10, choices=Split.choices, default=Split.TRAIN)
     flame_prompt = models.TextField(help_text="INSTRUCTIONS / CONTEXT / EVALUATION rendering")
     format_version = models.CharField(max_length=40)

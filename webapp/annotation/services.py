@@ -32,6 +32,7 @@ def task_definition_upsert(*, project: Project, task: Task) -> TaskDefinition:
             "context_fields": list(task.context_fields),
             "output_fields": list(task.output_fields),
             "labels": list(task.labels),
+            "scale": list(task.scale) if task.scale else None,
         },
     )
     return definition

@@ -1,0 +1,190 @@
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from judging.task_format import (
+    RESPONSE_A,
+    RESPONSE_B,
+    Example,
+    FormatError,
+    Task,
+    TaskType,
+    read_jsonl,
+    write_jsonl,
+)
+from webapp.annotation.models import Item, Project
+from webapp.annotation.transfer import (
+    examples_export_csv,
+    examples_export_jsonl,
+    examples_import,
+    preference_pairs,
+    project_get_or_create,
+)
+
+pytestmark = pytest.mark.django_db
+
+PAIRWISE = Task(
+    name="chat/preference",
+    type=TaskType.PAIRWISE,
+    title="Which response is more helpful?",
+    description="Answer A, B or tie.",
+    context_fields=("conversation", RESPONSE_A, RESPONSE_B),
+    output_fields=("choice",),
+    labels=("A", "B", "tie"),
+)
+POINTWISE = Task(
+    name="summary/quality",
+    type=TaskType.POINTWISE,
+    title="Rate the summary",
+    description="0 to 100.",
+    context_fields=("document", "summary"),
+    output_fields=("score",),
+    scale=(0, 100),
+)
+TURNS = [{"role": "user", "content": "Hi <b>there</b>"}, {"role": "assistant", "content": "Hello"}]
+
+
+def _examples() -> list[Example]:
+    return [
+        Example(
+            task=PAIRWISE.name,
+            id="p1",
+            label="A",
+            context={"conversation": TURNS, RESPONSE_A: "good", RESPONSE_B: "bad"},
+        ),
+        Example(
+            task=PAIRWISE.name,
+            id="p2",
+            label="tie",
+            label_distribution={"tie": 2, "A": 1},
+            context={"conversation": "q2", RESPONSE_A: "x", RESPONSE_B: "y"},
+            provenance={"source": "test", "rater": 7},
+        ),
+        Example(
+            task=PAIRWISE.name,
+            id="p3",
+            label="B",
+            reference="the reference",
+            context={"conversation": "q3", RESPONSE_A: "worse", RESPONSE_B: "better"},
+        ),
+        Example(
+            task=POINTWISE.name,
+            id="s1",
+            label="72.5",
+            context={"document": "doc", "summary": "sum"},
+        ),
+    ]
+
+
+@pytest.fixture
+def source(tmp_path):
+    path = tmp_path / "in.jsonl"
+    write_jsonl(path, [PAIRWISE, POINTWISE], _examples())
+    return path
+
+
+def test_import_is_idempotent(source):
+    project = project_get_or_create(name="Imports")
+    first = examples_import(project=project, path=source)
+    again = examples_import(project=project, path=source)
+    assert (first.created, first.skipped) == (4, 0)
+    assert (again.created, again.skipped) == (0, 4)
+    assert Item.objects.filter(project=project).count() == 4
+    item = Item.objects.get(external_id="p1")
+    assert item.context["conversation"] == TURNS
+    assert "conversation: \nuser: Hi <b>there</b>\nassistant: Hello" in item.flame_prompt
+
+
+def test_a_malformed_line_imports_nothing_and_names_file_line_and_field(source):
+    lines = source.read_text().splitlines()
+    broken = json.loads(lines[2])
+    del broken["context"][RESPONSE_B]
+    lines[2] = json.dumps(broken)
+    source.write_text("\n".join(lines) + "\n")
+    project = project_get_or_create(name="Imports")
+    with pytest.raises(FormatError) as error:
+        examples_import(project=project, path=source)
+    assert f"{source}:3:" in str(error.value)
+    assert "context lacks field 'response B'" in str(error.value)
+    assert not Item.objects.exists()
+    assert not project.tasks.exists()
+
+
+def test_a_label_outside_the_scale_is_rejected(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    write_jsonl(
+        path,
+        [POINTWISE],
+        [
+            Example(
+                task=POINTWISE.name, id="s", label="101", context={"document": "d", "summary": "s"}
+            )
+        ],
+    )
+    with pytest.raises(FormatError, match=r"bad.jsonl:1: .*outside scale \[0.0, 100.0\]"):
+        examples_import(project=project_get_or_create(name="X"), path=path)
+
+
+def test_a_task_redefined_differently_is_a_conflict(source, tmp_path):
+    project = project_get_or_create(name="Imports")
+    examples_import(project=project, path=source)
+    changed = tmp_path / "changed.jsonl"
+    other = Task(**{**PAIRWISE.to_dict(), "title": "Another title", "scale": None})
+    write_jsonl(changed, [other], [_examples()[0]])
+    with pytest.raises(Exception, match="already exists in project 'Imports'"):
+        examples_import(project=project, path=changed)
+
+
+def test_export_then_reimport_is_lossless(source, tmp_path):
+    project = project_get_or_create(name="Round trip")
+    examples_import(project=project, path=source)
+    exported = tmp_path / "out.jsonl"
+    assert examples_export_jsonl(project=project, path=exported) == {
+        PAIRWISE.name: 3,
+        POINTWISE.name: 1,
+    }
+    tasks, examples = read_jsonl(exported)
+    assert tasks == {PAIRWISE.name: PAIRWISE, POINTWISE.name: POINTWISE}
+    assert examples == _examples()
+    copy = project_get_or_create(name="Copy")
+    assert examples_import(project=copy, path=exported).created == 4
+    again = tmp_path / "again.jsonl"
+    examples_export_jsonl(project=copy, path=again)
+    assert again.read_text() == exported.read_text()
+
+
+def test_preference_pairs_skip_ties_and_orient_chosen(source):
+    project = project_get_or_create(name="Pairs")
+    examples_import(project=project, path=source)
+    pairs = list(preference_pairs(project))
+    assert [(p["id"], p["chosen"], p["rejected"]) for p in pairs] == [
+        ("p1", "good", "bad"),
+        ("p3", "better", "worse"),
+    ]
+    assert pairs[0]["prompt"] == "user: Hi <b>there</b>\nassistant: Hello"
+
+
+def test_csv_export_has_a_row_per_item(source, tmp_path):
+    project = project_get_or_create(name="Csv")
+    examples_import(project=project, path=source)
+    out = tmp_path / "out.csv"
+    assert examples_export_csv(project=project, path=out) == 4
+    header = out.read_text().splitlines()[0]
+    assert header == (
+        "id,task,conversation,response A,response B,document,summary,reference,label,"
+        "label_distribution"
+    )
+
+
+def test_commands_import_and_export(source, tmp_path, capsys):
+    call_command("import_examples", str(source), "--project", "Cli project")
+    assert "4 new items" in capsys.readouterr().out
+    project = Project.objects.get(slug="cli-project")
+    out = tmp_path / "pairs.jsonl"
+    call_command("export_examples", "--project", project.slug, "--format", "pairs", "-o", str(out))
+    assert len(out.read_text().splitlines()) == 2
+    source.write_text(source.read_text() + "{not json\n")
+    with pytest.raises(CommandError, match=r"nothing imported: .*in.jsonl:5: "):
+        call_command("import_examples", str(source), "--project", "Other")
+    assert not Project.objects.get(slug="other").items.exists()

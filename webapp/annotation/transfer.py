@@ -1,0 +1,216 @@
+"""Import and export of interchange JSONL (and preference pairs, CSV) for a project.
+
+Import is atomic (one bad line rejects the whole file, naming file, line, field and reason),
+idempotent (an item already in the project, by content hash, is skipped) and streams the file
+in chunks written with bulk inserts.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from judging.splits import is_heldout
+from judging.task_format import (
+    FORMAT_VERSION,
+    RESPONSE_A,
+    RESPONSE_B,
+    Example,
+    Task,
+    TaskType,
+    iter_jsonl,
+    render_prompt,
+    render_value,
+    write_jsonl_atomic,
+)
+from webapp.annotation.models import Item, Project, TaskDefinition
+from webapp.annotation.selectors import task_of
+from webapp.annotation.services import item_content_hash
+
+CHUNK = 2000
+TASK_CONFLICT = (
+    "{where}: task {name!r} already exists in project {project!r} with a different definition"
+)
+
+
+@dataclasses.dataclass
+class ImportResult:
+    created: int = 0
+    skipped: int = 0
+    per_task: Counter = dataclasses.field(default_factory=Counter)
+
+
+def project_get_or_create(*, name: str) -> Project:
+    project = (
+        Project.objects.filter(slug=slugify(name)).first()
+        or Project.objects.filter(name=name).first()
+    )
+    if project is None:
+        project = Project.objects.create(name=name, slug=slugify(name)[:100] or "project")
+    return project
+
+
+def _definition_for(project: Project, task: Task, known: dict, where: str) -> TaskDefinition:
+    definition = known.get(task.name)
+    if definition is None:
+        definition = TaskDefinition.objects.filter(project=project, name=task.name).first()
+        if definition is None:
+            definition = TaskDefinition.objects.create(project=project, **task.to_dict())
+        elif task_of(definition) != task:
+            raise ValidationError(
+                TASK_CONFLICT.format(where=where, name=task.name, project=project.name)
+            )
+        known[task.name] = definition
+    return definition
+
+
+def _item(
+    project: Project, definition: TaskDefinition, task: Task, example: Example, heldout_percent: int
+) -> Item:
+    split = Item.Split.HELDOUT if is_heldout(example, heldout_percent) else Item.Split.TRAIN
+    return Item(
+        project=project,
+        task=definition,
+        external_id=(example.id or item_content_hash(example)[:16])[:200],
+        context=example.context,
+        reference=example.reference or "",
+        gold_label=example.label or "",
+        label_distribution=example.label_distribution,
+        split=split,
+        flame_prompt=render_prompt(task, example),
+        format_version=FORMAT_VERSION,
+        content_hash=item_content_hash(example),
+        provenance=example.provenance,
+    )
+
+
+def examples_import(
+    *, project: Project, path: Path | str, heldout_percent: int = 0
+) -> ImportResult:
+    """Import an interchange JSONL file into a project, all or nothing."""
+    result = ImportResult()
+    definitions: dict[str, TaskDefinition] = {}
+    with transaction.atomic():
+        before = Item.objects.filter(project=project).count()
+        chunk: list[Item] = []
+        for line_number, (task, example) in enumerate(iter_jsonl(path), start=1):
+            definition = _definition_for(project, task, definitions, f"{path}:{line_number}")
+            chunk.append(_item(project, definition, task, example, heldout_percent))
+            result.per_task[task.name] += 1
+            if len(chunk) >= CHUNK:
+                _insert(chunk)
+                chunk = []
+        _insert(chunk)
+        result.created = Item.objects.filter(project=project).count() - before
+    result.skipped = sum(result.per_task.values()) - result.created
+    return result
+
+
+def _insert(items: list[Item]) -> None:
+    if items:
+        Item.objects.bulk_create(items, ignore_conflicts=True, batch_size=CHUNK)
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+def project_examples(project: Project) -> Iterator[Example]:
+    items = Item.objects.filter(project=project).select_related("task").order_by("pk")
+    for item in items.iterator(chunk_size=CHUNK):
+        yield Example(
+            task=item.task.name,
+            id=item.external_id,
+            context=item.context,
+            reference=item.reference or None,
+            label=item.gold_label or None,
+            label_distribution=item.label_distribution,
+            provenance=item.provenance,
+        )
+
+
+def examples_export_jsonl(*, project: Project, path: Path | str) -> dict[str, int]:
+    tasks = [task_of(definition) for definition in project.tasks.all()]
+    return write_jsonl_atomic(path, tasks, project_examples(project))
+
+
+def _prompt_text(task: Task, example: Example) -> str:
+    return "\n".join(
+        render_value(example.context[field])
+        for field in task.context_fields
+        if field not in (RESPONSE_A, RESPONSE_B)
+    ).strip()
+
+
+def preference_pairs(project: Project) -> Iterator[dict]:
+    """{"prompt", "chosen", "rejected"} for pairwise items with an A/B label (ties skipped)."""
+    tasks = {definition.name: task_of(definition) for definition in project.tasks.all()}
+    for example in project_examples(project):
+        task = tasks[example.task]
+        if task.type is not TaskType.PAIRWISE or example.label not in ("A", "B"):
+            continue
+        a, b = example.context[RESPONSE_A], example.context[RESPONSE_B]
+        chosen, rejected = (a, b) if example.label == "A" else (b, a)
+        yield {
+            "id": example.id,
+            "task": example.task,
+            "prompt": _prompt_text(task, example),
+            "chosen": render_value(chosen),
+            "rejected": render_value(rejected),
+        }
+
+
+def _write_atomic(path: Path | str, write) -> int:
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            count = write(handle)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return count
+
+
+def preference_pairs_export(*, project: Project, path: Path | str) -> int:
+    def write(handle) -> int:
+        count = 0
+        for pair in preference_pairs(project):
+            handle.write(json.dumps(pair, ensure_ascii=False) + "\n")
+            count += 1
+        return count
+
+    return _write_atomic(path, write)
+
+
+def examples_export_csv(*, project: Project, path: Path | str) -> int:
+    fields = []
+    for definition in project.tasks.all():
+        fields.extend(field for field in definition.context_fields if field not in fields)
+    header = ["id", "task", *fields, "reference", "label", "label_distribution"]
+
+    def write(handle) -> int:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        count = 0
+        for example in project_examples(project):
+            writer.writerow(
+                [example.id, example.task]
+                + [render_value(example.context[f]) if f in example.context else "" for f in fields]
+                + [
+                    example.reference or "",
+                    example.label or "",
+                    json.dumps(example.label_distribution) if example.label_distribution else "",
+                ]
+            )
+            count += 1
+        return count
+
+    return _write_atomic(path, write)
