@@ -107,9 +107,7 @@ def main() -> None:
                 "reference": "row-by-row ORM inserts in one transaction",
                 "reference_examples_per_second": round(naive_rate, 1),
                 "ratio_vs_reference": round(bulk_rate / naive_rate, 2),
-                "jsonl_bytes_per_example": round(path.stat().st_size / args.examples, 1)
-                if path.exists()
-                else None,
+                "jsonl_bytes_per_example": round(bytes_per_example, 1),
             },
             indent=2,
         )
