@@ -188,3 +188,30 @@ def test_commands_import_and_export(source, tmp_path, capsys):
     with pytest.raises(CommandError, match=r"nothing imported: .*in.jsonl:5: "):
         call_command("import_examples", str(source), "--project", "Other")
     assert not Project.objects.get(slug="other").items.exists()
+
+
+def test_admin_imports_through_the_web_and_downloads_exports(client, source):
+    from django.contrib.auth import get_user_model
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    admin = get_user_model().objects.create_superuser("boss", password="pw")
+    client.force_login(admin)
+    project = project_get_or_create(name="Web")
+    upload = SimpleUploadedFile("in.jsonl", source.read_bytes())
+    response = client.post(f"/p/{project.slug}/data/import/", {"file": upload})
+    assert "Imported <strong>4</strong> new items" in response.content.decode()
+    download = client.get(f"/p/{project.slug}/data/export/jsonl/")
+    assert download["Content-Disposition"] == 'attachment; filename="web.jsonl"'
+    assert len(b"".join(download.streaming_content).splitlines()) == 4
+    bad = SimpleUploadedFile("bad.jsonl", b'{"task": "nope"}\n')
+    body = client.post(f"/p/{project.slug}/data/import/", {"file": bad}).content.decode()
+    assert "Nothing was imported. bad.jsonl:1: field &#x27;task&#x27;: unknown task" in body
+
+
+def test_raters_cannot_import(client, source):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_user("r", password="pw"))
+    project = project_get_or_create(name="Web")
+    assert client.get(f"/p/{project.slug}/data/").status_code == 403
+    assert client.get(f"/p/{project.slug}/data/export/jsonl/").status_code == 403

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from webapp.annotation import data_views
 from webapp.annotation import views as annotation_views
 from webapp.jobs import views as jobs_views
 
@@ -20,6 +21,9 @@ urlpatterns = [
         annotation_views.autorater_verdict,
         name="autorater-verdict",
     ),
+    path("p/<slug:slug>/data/", data_views.data_page, name="data"),
+    path("p/<slug:slug>/data/import/", data_views.data_import, name="data-import"),
+    path("p/<slug:slug>/data/export/<str:fmt>/", data_views.data_export, name="data-export"),
     path("p/<slug:slug>/autorater/", jobs_views.autorater_page, name="autorater"),
     path("p/<slug:slug>/retrain/", jobs_views.retrain, name="retrain"),
     path("runs/<int:run_id>/progress/", jobs_views.run_progress, name="run-progress"),

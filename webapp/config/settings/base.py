@@ -114,6 +114,8 @@ EMBER_RETRAIN_CHECK_SECONDS = float(os.environ.get("EMBER_RETRAIN_CHECK_SECONDS"
 EMBER_CLAIM_SECONDS = int(os.environ.get("EMBER_CLAIM_SECONDS", "600"))
 # Generated known-answer examples per demo task in the demo project's training mixture.
 EMBER_DEMO_MIXTURE_PER_TASK = int(os.environ.get("EMBER_DEMO_MIXTURE_PER_TASK", "800"))
+# Largest file accepted by the web import (bigger files: manage.py import_examples).
+EMBER_MAX_IMPORT_BYTES = int(os.environ.get("EMBER_MAX_IMPORT_BYTES", str(200 * 1024 * 1024)))
 # Items scored per judge task.
 EMBER_JUDGE_BATCH = int(os.environ.get("EMBER_JUDGE_BATCH", "64"))
 
