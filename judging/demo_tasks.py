@@ -105,4 +105,3 @@ def generate_demo_examples(n_per_task: int, seed: int = 0) -> list[Example]:
         examples.append(_arithmetic_example(rng, index))
         examples.append(_keyword_example(rng, index))
     return examples
-

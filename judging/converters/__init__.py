@@ -5,6 +5,7 @@ shared/data with '-' as '_', e.g. `qa_feedback` for `qa-feedback`). A converter 
 
     FORMAT: str                      # the name on the command line, e.g. "qa-feedback"
     TASKS: tuple[Task, ...]          # every task it can produce
+    def tasks_for(**options) -> tuple[Task, ...]     # optional: tasks defined by options (csv)
     def source_files(folder: Path) -> list[Path]     # the files of a dataset folder it reads
     def convert_file(path: Path, **options) -> Iterator[Example]
 
@@ -24,7 +25,10 @@ from judging.task_format import Example, FormatError, Task, validate_example
 
 
 class ConversionError(FormatError):
-    """Bad source data: names the file, the record (line or index), the field and the reason."""
+    """Bad source data: names the file, the record, the field and the reason.
+
+    `record` is an int for a line number of a line-based file ("line 12"), or text naming a
+    record of a JSON array or similar ("record 3", "record 3 samples[1]")."""
 
     def __init__(self, path: Path | str, record: str | int, field: str, reason: str) -> None:
         self.path, self.record, self.field, self.reason = str(path), record, field, reason
@@ -76,7 +80,8 @@ def convert(
 ) -> tuple[dict[str, Task], Iterator[Example]]:
     """The tasks of a format and a stream of its validated examples from files or folders."""
     module = get_converter_module(format_name)
-    tasks = {task.name: task for task in module.TASKS}
+    declared = module.tasks_for(**options) if hasattr(module, "tasks_for") else module.TASKS
+    tasks = {task.name: task for task in declared}
     paths = source_paths(module, [Path(source) for source in sources])
 
     def examples() -> Iterator[Example]:

@@ -46,11 +46,12 @@ def convert_file(path: Path, **options) -> Iterator[Example]:
     if not isinstance(records, list):
         raise ConversionError(path, 1, "(root)", "expected a JSON array of records")
     for index, record in enumerate(records):
+        where = str(index)
         for field in ("id", "doc", "summary", "label"):
             if field not in record:
-                raise ConversionError(path, index, field, "missing")
+                raise ConversionError(path, where, field, "missing")
         if record["label"] not in LABELS:
-            raise ConversionError(path, index, "label", f"{record['label']!r} is not 0 or 1")
+            raise ConversionError(path, where, "label", f"{record['label']!r} is not 0 or 1")
         yield Example(
             task=CONSISTENCY.name,
             id=f"summedits/{record['id']}",

@@ -25,6 +25,14 @@ def demo_tokenizer(demo_tasks, demo_examples):
 
 @pytest.fixture(scope="session")
 def tiny_model(demo_tokenizer):
-    config = ModelConfig.named("tiny", vocab_size=demo_tokenizer.vocab_size, d_model=32,
-                               n_layers=1, n_heads=2, n_kv_heads=1, d_ff=64, max_len=128)
+    config = ModelConfig.named(
+        "tiny",
+        vocab_size=demo_tokenizer.vocab_size,
+        d_model=32,
+        n_layers=1,
+        n_heads=2,
+        n_kv_heads=1,
+        d_ff=64,
+        max_len=128,
+    )
     return Decoder(config, rngs=nnx.Rngs(0)), config

@@ -16,8 +16,15 @@ from judging.task_format import (
     write_jsonl,
 )
 
-SENTIMENT = Task("sentiment", TaskType.CLASSIFICATION, "Sentiment", "Is the text positive?",
-                 ("text",), ("label",), ("A", "B"))
+SENTIMENT = Task(
+    "sentiment",
+    TaskType.CLASSIFICATION,
+    "Sentiment",
+    "Is the text positive?",
+    ("text",),
+    ("label",),
+    ("A", "B"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +60,12 @@ def test_both_orders_bookkeeping(judge, demo_tasks, demo_examples):
         # "ab" is the order as given; "ba" is the swapped order mapped back to the A/B frame.
         for label in ("A", "B", "tie"):
             assert v.order_probabilities["ab"][label] == pytest.approx(
-                single.probabilities[label], abs=1e-5)
+                single.probabilities[label], abs=1e-5
+            )
         assert v.order_probabilities["ba"]["A"] == pytest.approx(swap.probabilities["B"], abs=1e-5)
         assert v.order_probabilities["ba"]["tie"] == pytest.approx(
-            swap.probabilities["tie"], abs=1e-5)
+            swap.probabilities["tie"], abs=1e-5
+        )
         for label in ("A", "B", "tie"):
             mean = (v.order_probabilities["ab"][label] + v.order_probabilities["ba"][label]) / 2
             assert v.probabilities[label] == pytest.approx(mean, abs=1e-6)
@@ -90,8 +99,15 @@ def test_classification_and_bad_items(judge, demo_tasks):
     assert sentiment.consistent is None and set(sentiment.order_probabilities) == {"ab"}
     assert sum(sentiment.probabilities.values()) == pytest.approx(1.0)
     assert not unknown.valid and unknown.label is None and "unknown task" in unknown.error
-    labels_unknown = Task("odd", TaskType.CLASSIFICATION, "t", "d", ("text",), ("label",),
-                          ("zebra crossing", "giraffe neck"))
+    labels_unknown = Task(
+        "odd",
+        TaskType.CLASSIFICATION,
+        "t",
+        "d",
+        ("text",),
+        ("label",),
+        ("zebra crossing", "giraffe neck"),
+    )
     (odd,) = judge.judge({"odd": labels_unknown}, [Example("odd", {"text": "x"}, id="o")])
     assert not odd.valid and "single token" in odd.error
 
@@ -100,8 +116,12 @@ def test_judge_cli(tmp_path, judge_dir, demo_tasks, demo_examples, capsys):
     data = tmp_path / "in.jsonl"
     out = tmp_path / "out.jsonl"
     write_jsonl(data, demo_tasks.values(), demo_examples[:4])
-    assert judging_cli.main(["judge", "--model", str(judge_dir), "--input", str(data),
-                             "--output", str(out)]) == 0
+    assert (
+        judging_cli.main(
+            ["judge", "--model", str(judge_dir), "--input", str(data), "--output", str(out)]
+        )
+        == 0
+    )
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["example_id"] for line in lines] == [e.id for e in demo_examples[:4]]
     assert all(set(line["probabilities"]) == {"A", "B", "tie"} for line in lines)

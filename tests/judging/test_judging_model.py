@@ -8,8 +8,9 @@ from judging.model import Decoder, ModelConfig, count_params
 
 # Distinct primes so a transposed axis cannot go unnoticed.
 B, L, V = 3, 7, 67
-PRIME_CONFIG = ModelConfig(vocab_size=V, d_model=30, n_layers=2, n_heads=6, n_kv_heads=2,
-                           d_ff=22, max_len=64, head_dim=10)
+PRIME_CONFIG = ModelConfig(
+    vocab_size=V, d_model=30, n_layers=2, n_heads=6, n_kv_heads=2, d_ff=22, max_len=64, head_dim=10
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,11 @@ def test_shapes(model):
     assert model(tokens).shape == (B, L, V)
     assert model.hidden(tokens).shape == (B, L, 30)
     assert model.logits_at(tokens, jnp.array([0, 3, 6])).shape == (B, V)
-    np.testing.assert_allclose(model.logits_at(tokens, jnp.array([0, 3, 6])),
-                               model(tokens)[jnp.arange(B), jnp.array([0, 3, 6])], atol=1e-5)
+    np.testing.assert_allclose(
+        model.logits_at(tokens, jnp.array([0, 3, 6])),
+        model(tokens)[jnp.arange(B), jnp.array([0, 3, 6])],
+        atol=1e-5,
+    )
 
 
 def test_causal(model):

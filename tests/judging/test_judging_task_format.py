@@ -59,8 +59,16 @@ def test_task_validation():
     with pytest.raises(FormatError, match="labels"):
         Task("t", TaskType.CLASSIFICATION, "t", "d", ("x",), ("label",))
     with pytest.raises(FormatError, match="'type'"):
-        Task.from_dict({"name": "t", "type": "ranking", "title": "", "description": "",
-                        "context_fields": [], "output_fields": ["x"]})
+        Task.from_dict(
+            {
+                "name": "t",
+                "type": "ranking",
+                "title": "",
+                "description": "",
+                "context_fields": [],
+                "output_fields": ["x"],
+            }
+        )
 
 
 def test_render_prompt_ends_at_label_field():
@@ -81,8 +89,9 @@ def test_strict_parse():
 
 
 def test_swap_pairwise_swaps_responses_and_label():
-    example = Example("demo_keyword", {"instruction": "i", RESPONSE_A: "x", RESPONSE_B: "y"},
-                      label="A", id="e1")
+    example = Example(
+        "demo_keyword", {"instruction": "i", RESPONSE_A: "x", RESPONSE_B: "y"}, label="A", id="e1"
+    )
     swapped = swap_pairwise(example)
     assert (swapped.context[RESPONSE_A], swapped.context[RESPONSE_B]) == ("y", "x")
     assert swapped.label == "B" and swapped.id == "e1"

@@ -10,8 +10,11 @@ def test_labels_are_single_tokens(demo_tokenizer):
 
 
 def test_extra_labels_become_single_tokens():
-    tok = train_tokenizer(["a small corpus with digits 123 and words"] * 5, 300,
-                          labels=["very good", "1", "10", "unsure"])
+    tok = train_tokenizer(
+        ["a small corpus with digits 123 and words"] * 5,
+        300,
+        labels=["very good", "1", "10", "unsure"],
+    )
     for label in ("A", "B", "tie", "very good", "1", "10", "unsure"):
         assert len(tok.encode(render_target(label))) == 1, label
     # An added label token must not match inside a longer word.

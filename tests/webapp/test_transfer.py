@@ -215,3 +215,27 @@ def test_raters_cannot_import(client, source):
     project = project_get_or_create(name="Web")
     assert client.get(f"/p/{project.slug}/data/").status_code == 403
     assert client.get(f"/p/{project.slug}/data/export/jsonl/").status_code == 403
+
+
+@pytest.mark.parametrize("dataset", ["dices", "qa-feedback", "usr-topical-chat"])
+def test_real_dataset_export_then_reimport_is_lossless(dataset, tmp_path):
+    from pathlib import Path
+
+    from judging.converters import convert
+    from judging.task_format import write_jsonl_atomic
+
+    folder = Path(__file__).resolve().parents[2].parent / "shared" / "data" / dataset
+    if not folder.exists():
+        pytest.skip("../shared/data is not present")
+    tasks, examples = convert(dataset, [folder])
+    converted = tmp_path / "converted.jsonl"
+    write_jsonl_atomic(converted, tasks.values(), examples)
+    project = project_get_or_create(name=dataset)
+    result = examples_import(project=project, path=converted)
+    assert result.skipped == 0
+    exported = tmp_path / "exported.jsonl"
+    examples_export_jsonl(project=project, path=exported)
+    original_tasks, original = read_jsonl(converted)
+    round_tasks, round_trip = read_jsonl(exported)
+    assert round_tasks == original_tasks
+    assert round_trip == original

@@ -74,11 +74,11 @@ class Item(TimeStampedModel):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
     task = models.ForeignKey(TaskDefinition, on_delete=models.CASCADE, related_name="items")
-    external_id = models.CharField(max_length=200)
+    external_id = models.TextField()
     context = models.JSONField()
     reference = models.TextField(blank=True)
     # The known answer, when there is one (known-answer tasks, gold items, adjudication).
-    gold_label = models.CharField(max_length=100, blank=True)
+    gold_label = models.TextField(blank=True)
     # Every source rater's label where the imported data had several (label -> count).
     label_distribution = models.JSONField(null=True, blank=True)
     split = models.CharField(max_length=10, choices=Split.choices, default=Split.TRAIN)
@@ -117,7 +117,7 @@ class Annotation(TimeStampedModel):
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
-    label = models.CharField(max_length=100)
+    label = models.TextField()
     submission_key = models.CharField(max_length=64, unique=True)
     seconds_spent = models.FloatField(null=True, blank=True)
 

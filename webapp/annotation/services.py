@@ -39,8 +39,15 @@ def task_definition_upsert(*, project: Project, task: Task) -> TaskDefinition:
 
 
 def item_content_hash(example: Example) -> str:
+    """An item's identity in its project: source id, task, context and reference. Importing the
+    same example twice finds it; two judgments of identical text with different ids stay two."""
     payload = json.dumps(
-        {"task": example.task, "context": example.context, "reference": example.reference},
+        {
+            "id": example.id,
+            "task": example.task,
+            "context": example.context,
+            "reference": example.reference,
+        },
         sort_keys=True,
         ensure_ascii=False,
     )

@@ -79,7 +79,7 @@ def _item(
     return Item(
         project=project,
         task=definition,
-        external_id=(example.id or item_content_hash(example)[:16])[:200],
+        external_id=example.id or item_content_hash(example)[:16],
         context=example.context,
         reference=example.reference or "",
         gold_label=example.label or "",

@@ -55,7 +55,7 @@ class ModelJudgment(TimeStampedModel):
     version = models.ForeignKey(
         AutoraterVersion, on_delete=models.CASCADE, related_name="judgments"
     )
-    label = models.CharField(max_length=100, blank=True)
+    label = models.TextField(blank=True)
     confidence = models.FloatField(null=True)
     probabilities = models.JSONField(default=dict)
     order_probabilities = models.JSONField(default=dict)

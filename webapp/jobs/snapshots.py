@@ -12,10 +12,10 @@ from pathlib import Path
 from django.conf import settings
 
 from judging.demo_tasks import generate_demo_examples
-from judging.task_format import Example, Task, swap_pairwise, write_jsonl
+from judging.splits import content_key
+from judging.task_format import Example, Task, write_jsonl
 from webapp.annotation.models import Annotation, Item, Project
 from webapp.annotation.selectors import item_example, task_of
-from webapp.annotation.services import item_content_hash
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,17 +35,13 @@ def builtin_examples(project: Project) -> list[Example]:
     """Generated known-answer examples, minus any whose content (either order) is held out."""
     if project.builtin_mixture != "demo":
         return []
-    heldout = set(
-        Item.objects.filter(project=project, split=Item.Split.HELDOUT).values_list(
-            "content_hash", flat=True
-        )
-    )
+    heldout_items = Item.objects.filter(project=project, split=Item.Split.HELDOUT)
+    heldout = {content_key(item_example(item)) for item in heldout_items.select_related("task")}
     generated = generate_demo_examples(settings.EMBER_DEMO_MIXTURE_PER_TASK, seed=1)
     return [
         dataclasses.replace(example, provenance={"source": "builtin:demo"})
         for example in generated
-        if item_content_hash(example) not in heldout
-        and item_content_hash(swap_pairwise(example)) not in heldout
+        if content_key(example) not in heldout
     ]
 
 
