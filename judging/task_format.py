@@ -323,6 +323,25 @@ def parse_evaluation(task: Task, text: str) -> ParsedEvaluation:
     return ParsedEvaluation(True, {**fields, "__label__": label})
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ParseReport:
+    parsed: list[ParsedEvaluation]
+    invalid: int
+    reasons: dict[str, int]
+
+
+def parse_evaluations(task: Task, texts: Iterable[str]) -> ParseReport:
+    """Parse many model outputs; invalid ones are counted (by reason), never mapped to a label."""
+    parsed = [parse_evaluation(task, text) for text in texts]
+    reasons: dict[str, int] = {}
+    for result in parsed:
+        if not result.valid:
+            # The reason without the quoted output, e.g. "missing output field".
+            key = (result.error or "invalid").split("'")[0].split("[")[0].strip()
+            reasons[key] = reasons.get(key, 0) + 1
+    return ParseReport(parsed, sum(not p.valid for p in parsed), reasons)
+
+
 def swap_pairwise(example: Example) -> Example:
     """The same pairwise example with its two responses (and its label) swapped."""
     context = dict(example.context)

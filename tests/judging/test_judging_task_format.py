@@ -115,3 +115,22 @@ def test_demo_examples_are_correct_by_construction():
         else:
             word = e.provenance["required"]
             assert word in chosen.split(" ")[-2:][0] and word not in other
+
+
+def test_parse_evaluations_counts_invalid_outputs_and_never_guesses():
+    from judging.demo_tasks import ARITHMETIC
+    from judging.task_format import parse_evaluations
+
+    report = parse_evaluations(
+        ARITHMETIC,
+        [
+            "EVALUATION:\nchoice: A",
+            "choice: B",
+            "choice: A is better",  # not a label
+            "I think A",  # no field
+            "explanation: none",  # missing the label field
+        ],
+    )
+    assert [p.label for p in report.parsed] == ["A", "B", None, None, None]
+    assert report.invalid == 3
+    assert sum(report.reasons.values()) == 3
