@@ -63,5 +63,6 @@ def demo_project_ensure(*, n_per_task: int = 150, seed: int = 0) -> Project:
             definition=definition,
             examples=[example for example in examples if example.task == task.name],
             heldout_ids=heldout,
+            is_gold=True,
         )
     return project

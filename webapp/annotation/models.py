@@ -12,6 +12,8 @@ class Project(TimeStampedModel):
     description = models.TextField(blank=True)
     raters = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="rater_projects")
     raters_per_item = models.PositiveSmallIntegerField(default=1)
+    # Blind-first by default: the autorater's verdict shows only after the rater submits.
+    reveal_autorater_before_submit = models.BooleanField(default=False)
     # Generated known-answer training data mixed in with the project's labels ("" for none).
     builtin_mixture = models.CharField(max_length=40, blank=True)
     # The "fold and retrain" check starts a retrain after this many new human labels.
@@ -82,6 +84,12 @@ class Item(TimeStampedModel):
     # Every source rater's label where the imported data had several (label -> count).
     label_distribution = models.JSONField(null=True, blank=True)
     split = models.CharField(max_length=10, choices=Split.choices, default=Split.TRAIN)
+    # A gold item: its known answer measures rater accuracy (shown to raters after they label).
+    is_gold = models.BooleanField(default=False)
+    adjudicated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    adjudicated_at = models.DateTimeField(null=True, blank=True)
     flame_prompt = models.TextField(help_text="INSTRUCTIONS / CONTEXT / EVALUATION rendering")
     format_version = models.CharField(max_length=40)
     content_hash = models.CharField(max_length=64)
@@ -113,18 +121,53 @@ class Assignment(TimeStampedModel):
 
 
 class Annotation(TimeStampedModel):
-    """A human label. Stored synchronously in the request; never only in the broker."""
+    """A human label. Stored in the request, never only in the broker, and never overwritten:
+    an edit is a new revision (the previous one stays, no longer current)."""
+
+    class DisagreementTag(models.TextChoices):
+        AUTORATER_WRONG = "autorater_wrong", "The autorater is wrong"
+        I_WAS_WRONG = "rater_wrong", "I was wrong"
+        AMBIGUOUS = "ambiguous", "The item is ambiguous"
+        GUIDELINES = "guidelines_unclear", "The guidelines are unclear"
+        BAD_ITEM = "bad_item", "The item is broken"
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     label = models.TextField()
+    revision = models.PositiveIntegerField(default=1)
+    is_current = models.BooleanField(default=True)
+    # Optional extras a rater may give with a pairwise verdict.
+    confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    disagreement_tag = models.CharField(max_length=40, choices=DisagreementTag.choices, blank=True)
     submission_key = models.CharField(max_length=64, unique=True)
     seconds_spent = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["item", "annotator"], name="unique_label_per_rater")
+            models.UniqueConstraint(
+                fields=["item", "annotator", "revision"], name="unique_label_revision"
+            ),
+            models.UniqueConstraint(
+                fields=["item", "annotator"],
+                condition=models.Q(is_current=True),
+                name="one_current_label_per_rater",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.annotator} -> {self.item}: {self.label}"
+        return f"{self.annotator} -> {self.item}: {self.label} (rev {self.revision})"
+
+
+class Skip(TimeStampedModel):
+    """A rater passed on an item (and may have flagged it as a bad item)."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="skips")
+    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    flagged = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "rater"], name="unique_skip_per_rater")
+        ]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from judging.task_format import Example, Task
-from webapp.annotation.models import Annotation, Item, Project
+from webapp.annotation.models import Annotation, Item, Project, Skip
 
 
 def user_is_admin(user) -> bool:
@@ -18,18 +18,60 @@ def project_list_for_user(user) -> QuerySet[Project]:
     return Project.objects.filter(raters=user)
 
 
+def user_can_adjudicate(user) -> bool:
+    return user_is_admin(user) or user.groups.filter(name="analyst").exists()
+
+
 def project_progress(*, project: Project, user) -> dict[str, int]:
     total = Item.objects.filter(project=project).count()
-    done = Annotation.objects.filter(item__project=project, annotator=user).count()
-    return {
-        "total": total,
-        "done": done,
-        "labels": Annotation.objects.filter(item__project=project).count(),
-    }
+    done = Annotation.objects.filter(item__project=project, annotator=user, is_current=True).count()
+    skipped = Skip.objects.filter(item__project=project, rater=user).count()
+    return {"total": total, "done": done, "skipped": skipped}
 
 
 def annotation_for(*, item: Item, user) -> Annotation | None:
-    return Annotation.objects.filter(item=item, annotator=user).first()
+    return Annotation.objects.filter(item=item, annotator=user, is_current=True).first()
+
+
+def annotation_history(*, item: Item, user) -> QuerySet[Annotation]:
+    return Annotation.objects.filter(item=item, annotator=user).order_by("revision")
+
+
+def items_needing_adjudication(project: Project) -> QuerySet[Item]:
+    """Items whose current human labels disagree and that nobody has adjudicated yet."""
+    return (
+        Item.objects.filter(project=project, adjudicated_at__isnull=True)
+        .annotate(
+            n_labels=Count("annotations", filter=Q(annotations__is_current=True)),
+            n_distinct=Count(
+                "annotations__label", filter=Q(annotations__is_current=True), distinct=True
+            ),
+        )
+        .filter(n_labels__gte=2, n_distinct__gte=2)
+        .select_related("task")
+        .order_by("pk")
+    )
+
+
+def current_labels(item: Item) -> QuerySet[Annotation]:
+    return (
+        Annotation.objects.filter(item=item, is_current=True)
+        .select_related("annotator")
+        .order_by("created_at")
+    )
+
+
+def rater_gold_accuracy(*, project: Project, user) -> dict[str, float | int | None]:
+    """The rater's accuracy on gold items (known answers) of the project."""
+    labels = Annotation.objects.filter(
+        item__project=project, item__is_gold=True, annotator=user, is_current=True
+    ).select_related("item")
+    n = 0
+    right = 0
+    for annotation in labels:
+        n += 1
+        right += annotation.label == annotation.item.gold_label
+    return {"n": n, "accuracy": right / n if n else None}
 
 
 def task_of(definition) -> Task:

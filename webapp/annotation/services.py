@@ -14,11 +14,24 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subque
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from judging.task_format import FORMAT_VERSION, Example, Task, render_prompt, validate_example
-from webapp.annotation.models import Annotation, Assignment, Item, Project, TaskDefinition
+from judging.task_format import (
+    FORMAT_VERSION,
+    Example,
+    Task,
+    TaskType,
+    render_prompt,
+    validate_example,
+)
+from webapp.annotation.models import Annotation, Assignment, Item, Project, Skip, TaskDefinition
 
 LABEL_NOT_IN_TASK = "Label {label!r} is not one of this task's labels {labels}."
+LABEL_EMPTY = "Write an answer before submitting."
+LABEL_NOT_A_NUMBER = "Label {label!r} is not a number."
+LABEL_OUTSIDE_SCALE = "Label {label} is outside the scale [{low:g}, {high:g}]."
+CONFIDENCE_RANGE = "Confidence must be 1, 2 or 3."
 SUBMISSION_KEY_REUSED = "This submission key was already used for another item or rater."
+NOTHING_TO_REVISE = "There is no label of yours on this item to change."
+UNKNOWN_TAG = "Unknown disagreement tag {tag!r}."
 
 
 def task_definition_upsert(*, project: Project, task: Task) -> TaskDefinition:
@@ -60,6 +73,7 @@ def items_create(
     definition: TaskDefinition,
     examples: Iterable[Example],
     heldout_ids: set[str] = frozenset(),
+    is_gold: bool = False,
 ) -> int:
     """Create items from examples, atomically; items already present are skipped. Returns #new."""
     task = Task.from_dict(definition.as_task_dict())
@@ -75,6 +89,7 @@ def items_create(
                 reference=example.reference or "",
                 gold_label=example.label or "",
                 split=Item.Split.HELDOUT if example.id in heldout_ids else Item.Split.TRAIN,
+                is_gold=is_gold and bool(example.label),
                 flame_prompt=render_prompt(task, example),
                 format_version=FORMAT_VERSION,
                 content_hash=item_content_hash(example),
@@ -88,9 +103,10 @@ def items_create(
 
 
 def _open_items_for(project: Project, rater, now) -> object:
-    """Items this rater may take now: not labelled by them, with room for another rater."""
+    """Items this rater may take now: not labelled or skipped by them, with room for another
+    rater (current labels plus other raters' live claims stay under the project's k)."""
     labels = (
-        Annotation.objects.filter(item=OuterRef("pk"))
+        Annotation.objects.filter(item=OuterRef("pk"), is_current=True)
         .values("item")
         .annotate(n=Count("pk"))
         .values("n")
@@ -105,6 +121,7 @@ def _open_items_for(project: Project, rater, now) -> object:
     return (
         Item.objects.filter(project=project)
         .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), annotator=rater)))
+        .exclude(Exists(Skip.objects.filter(item=OuterRef("pk"), rater=rater)))
         .annotate(
             n_labels=Coalesce(Subquery(labels, output_field=IntegerField()), Value(0)),
             n_claims=Coalesce(Subquery(claims, output_field=IntegerField()), Value(0)),
@@ -113,14 +130,20 @@ def _open_items_for(project: Project, rater, now) -> object:
     )
 
 
-def assignment_claim_next(*, project: Project, rater) -> Item | None:
-    """Claim the next item for a rater with an expiring lock (skip_locked: no double hand-out)."""
+def assignment_claim_next(*, project: Project, rater, exclude_item_ids=()) -> Item | None:
+    """Claim the next item for a rater with an expiring lock (skip_locked: no double hand-out).
+
+    A rater's own live claim comes back first (a reload shows the same item); items in
+    `exclude_item_ids` (the one on screen, when preloading the next) are passed over.
+    """
     now = timezone.now()
     expires = now + timedelta(seconds=settings.EMBER_CLAIM_SECONDS)
     with transaction.atomic():
         held = (
             Assignment.objects.filter(rater=rater, item__project=project, expires_at__gt=now)
             .exclude(item__annotations__annotator=rater)
+            .exclude(item__skips__rater=rater)
+            .exclude(item_id__in=exclude_item_ids)
             .select_related("item", "item__task")
             .order_by("created_at")
             .first()
@@ -129,6 +152,7 @@ def assignment_claim_next(*, project: Project, rater) -> Item | None:
             return held.item
         item = (
             _open_items_for(project, rater, now)
+            .exclude(pk__in=exclude_item_ids)
             .select_for_update(skip_locked=True, of=("self",))
             .order_by("id")
             .first()
@@ -141,25 +165,54 @@ def assignment_claim_next(*, project: Project, rater) -> Item | None:
         return item
 
 
+def label_validate(task: Task, label: str) -> str:
+    """The label as stored, or ValidationError saying why it does not fit the task."""
+    label = label.strip()
+    if task.type is TaskType.OPEN_ENDED:
+        if not label:
+            raise ValidationError(LABEL_EMPTY)
+        return label
+    if task.scale is not None:
+        try:
+            value = float(label)
+        except ValueError as error:
+            raise ValidationError(LABEL_NOT_A_NUMBER.format(label=label)) from error
+        low, high = task.scale
+        if not low <= value <= high:
+            raise ValidationError(LABEL_OUTSIDE_SCALE.format(label=label, low=low, high=high))
+        return f"{value:g}"
+    if label not in task.labels:
+        raise ValidationError(LABEL_NOT_IN_TASK.format(label=label, labels=list(task.labels)))
+    return label
+
+
+def _by_submission_key(submission_key: str, item: Item, annotator) -> Annotation | None:
+    previous = Annotation.objects.filter(submission_key=submission_key).first()
+    if previous is not None and (
+        previous.item_id != item.id or previous.annotator_id != annotator.id
+    ):
+        raise ValidationError(SUBMISSION_KEY_REUSED)
+    return previous
+
+
 def annotation_submit(
     *,
     item: Item,
     annotator,
     label: str,
     submission_key: str,
+    confidence: int | None = None,
+    reason: str = "",
     seconds_spent: float | None = None,
 ) -> tuple[Annotation, bool]:
-    """Store a human label in the request. Idempotent: a retry or double-click stores one label.
-
-    Returns (annotation, created). The first label a rater gives an item stands.
-    """
-    labels = list(item.task.labels)
-    if labels and label not in labels:
-        raise ValidationError(LABEL_NOT_IN_TASK.format(label=label, labels=labels))
-    previous = Annotation.objects.filter(submission_key=submission_key).first()
+    """Store a human label in the request. Idempotent: a retry, a double-click or a second tab
+    stores one label. Returns (annotation, created); the rater's current label stands (an edit
+    goes through `annotation_revise`)."""
+    label = label_validate(Task.from_dict(item.task.as_task_dict()), label)
+    if confidence is not None and not 1 <= confidence <= 3:
+        raise ValidationError(CONFIDENCE_RANGE)
+    previous = _by_submission_key(submission_key, item, annotator)
     if previous is not None:
-        if previous.item_id != item.id or previous.annotator_id != annotator.id:
-            raise ValidationError(SUBMISSION_KEY_REUSED)
         return previous, False
     try:
         with transaction.atomic():
@@ -167,13 +220,83 @@ def annotation_submit(
                 item=item,
                 annotator=annotator,
                 label=label,
+                confidence=confidence,
+                reason=reason.strip(),
                 submission_key=submission_key,
                 seconds_spent=seconds_spent,
             )
             Assignment.objects.filter(item=item, rater=annotator).delete()
     except IntegrityError:
-        return Annotation.objects.get(item=item, annotator=annotator), False
+        current = Annotation.objects.get(item=item, annotator=annotator, is_current=True)
+        return current, False
     from webapp.autoraters.services import judgments_ensure
 
     transaction.on_commit(lambda: judgments_ensure(project_id=item.project_id, item_ids=[item.id]))
     return annotation, True
+
+
+def annotation_revise(
+    *, item: Item, annotator, label: str, submission_key: str, reason: str = ""
+) -> tuple[Annotation, bool]:
+    """Change a rater's label: a new revision (who and when); the old one is kept."""
+    label = label_validate(Task.from_dict(item.task.as_task_dict()), label)
+    previous = _by_submission_key(submission_key, item, annotator)
+    if previous is not None:
+        return previous, False
+    with transaction.atomic():
+        current = (
+            Annotation.objects.select_for_update()
+            .filter(item=item, annotator=annotator, is_current=True)
+            .first()
+        )
+        if current is None:
+            raise ValidationError(NOTHING_TO_REVISE)
+        if current.label == label:
+            return current, False
+        current.is_current = False
+        current.save(update_fields=["is_current", "updated_at"])
+        revision = Annotation.objects.create(
+            item=item,
+            annotator=annotator,
+            label=label,
+            revision=current.revision + 1,
+            reason=reason.strip(),
+            submission_key=submission_key,
+        )
+    return revision, True
+
+
+def annotation_skip(*, item: Item, rater, flagged: bool = False, reason: str = "") -> Skip:
+    """Pass on an item (optionally flagging it as a bad item); it is not offered again."""
+    with transaction.atomic():
+        skip, created = Skip.objects.get_or_create(
+            item=item, rater=rater, defaults={"flagged": flagged, "reason": reason.strip()}
+        )
+        if not created and flagged and not skip.flagged:
+            skip.flagged, skip.reason = True, reason.strip()
+            skip.save(update_fields=["flagged", "reason", "updated_at"])
+        Assignment.objects.filter(item=item, rater=rater).delete()
+    return skip
+
+
+def annotation_tag_disagreement(*, annotation: Annotation, tag: str) -> Annotation:
+    """Say why the rater disagrees with the autorater (metadata; the label is untouched)."""
+    if tag not in Annotation.DisagreementTag.values:
+        raise ValidationError(UNKNOWN_TAG.format(tag=tag))
+    if annotation.disagreement_tag != tag:
+        annotation.disagreement_tag = tag
+        annotation.save(update_fields=["disagreement_tag", "updated_at"])
+    return annotation
+
+
+def item_adjudicate(*, item: Item, adjudicator, label: str) -> Item:
+    """Settle a disagreement: the adjudicated label becomes the item's gold label. Every rater's
+    label stays, so the full distribution is kept for export."""
+    label = label_validate(Task.from_dict(item.task.as_task_dict()), label)
+    with transaction.atomic():
+        item = Item.objects.select_for_update().get(pk=item.pk)
+        item.gold_label = label
+        item.adjudicated_by = adjudicator
+        item.adjudicated_at = timezone.now()
+        item.save(update_fields=["gold_label", "adjudicated_by", "adjudicated_at", "updated_at"])
+    return item

@@ -1,4 +1,4 @@
-"""Rater screens: the queue, label submission and the reveal of the autorater's verdict."""
+"""Rater screens: the queue (every task type), submit, skip/flag, reveal, revise, adjudicate."""
 
 from __future__ import annotations
 
@@ -10,17 +10,31 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
-from webapp.annotation.models import Item, Project
+from judging.task_format import RESPONSE_A, RESPONSE_B, TaskType
+from webapp.annotation.models import Annotation, Item, Project
 from webapp.annotation.selectors import (
     annotation_for,
+    annotation_history,
+    current_labels,
+    items_needing_adjudication,
     project_list_for_user,
     project_progress,
+    rater_gold_accuracy,
+    task_of,
+    user_can_adjudicate,
     user_is_admin,
 )
-from webapp.annotation.services import annotation_submit, assignment_claim_next
+from webapp.annotation.services import (
+    annotation_revise,
+    annotation_skip,
+    annotation_submit,
+    annotation_tag_disagreement,
+    assignment_claim_next,
+    item_adjudicate,
+)
 from webapp.autoraters.selectors import judgment_for, version_promoted_for
 
-KEYS = {"A": "a", "B": "b", "tie": "t"}
+PAIRWISE_KEYS = {"A": "a", "B": "b", "tie": "t"}
 
 
 def _project_for(request: HttpRequest, slug: str) -> Project:
@@ -30,6 +44,10 @@ def _project_for(request: HttpRequest, slug: str) -> Project:
     return project
 
 
+def _item_of(project: Project, item_id: int) -> Item:
+    return get_object_or_404(Item.objects.select_related("task"), pk=item_id, project=project)
+
+
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
@@ -37,69 +55,171 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "annotation/home.html",
-        {"projects": projects, "is_admin": user_is_admin(request.user)},
+        {
+            "projects": projects,
+            "is_admin": user_is_admin(request.user),
+            "can_adjudicate": user_can_adjudicate(request.user),
+        },
     )
 
 
-def _item_context(request: HttpRequest, project: Project, item: Item | None) -> dict:
+def _choices(task) -> list[tuple[str, str, str]]:
+    """(label, key, caption) for each button of a closed label space."""
+    if task.type is TaskType.PAIRWISE:
+        captions = {"A": "A is better", "B": "B is better", "tie": "Tie"}
+        return [(lbl, PAIRWISE_KEYS.get(lbl, ""), captions.get(lbl, lbl)) for lbl in task.labels]
+    keys = "123456789" if len(task.labels) <= 9 else ""
+    return [(label, keys[index] if keys else "", label) for index, label in enumerate(task.labels)]
+
+
+def _item_context(request: HttpRequest, project: Project, item: Item | None, **extra) -> dict:
     context = {
         "project": project,
         "item": item,
         "progress": project_progress(project=project, user=request.user),
-        "is_admin": user_is_admin(request.user),
+        **extra,
     }
-    if item is not None:
-        context["responses"] = [
-            (label, item.context.get(f"response {label}", "")) for label in ("A", "B")
-        ]
-        context["other_fields"] = [
+    if item is None:
+        return context
+    task = task_of(item.task)
+    pairwise = task.type is TaskType.PAIRWISE
+    context.update(
+        task=task,
+        kind=task.type.value if task.scale is None else "scale",
+        fields=[
             (field, item.context.get(field, ""))
-            for field in item.task.context_fields
-            if not field.startswith("response ")
-        ]
-        context["choices"] = [(label, KEYS.get(label, "")) for label in item.task.labels]
-        context["submission_key"] = uuid.uuid4().hex
+            for field in task.context_fields
+            if not (pairwise and field in (RESPONSE_A, RESPONSE_B))
+        ],
+        responses=[(lbl, item.context.get(f"response {lbl}", "")) for lbl in ("A", "B")]
+        if pairwise
+        else [],
+        choices=_choices(task),
+        submission_key=uuid.uuid4().hex,
+        mine=annotation_for(item=item, user=request.user),
+    )
+    if project.reveal_autorater_before_submit:
+        context.update(_verdict_context(project, item))
     return context
 
 
-@login_required
-@require_GET
-def queue(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _project_for(request, slug)
-    item = assignment_claim_next(project=project, rater=request.user)
-    context = _item_context(request, project, item)
+def _verdict_context(project: Project, item: Item) -> dict:
+    version = version_promoted_for(project.pk)
+    return {"version": version, "judgment": judgment_for(item_id=item.pk, version=version)}
+
+
+def _panel(request: HttpRequest, context: dict) -> HttpResponse:
     if request.htmx:
         return render(request, "annotation/queue.html#item-panel", context)
     return render(request, "annotation/queue.html", context)
 
 
+@login_required
+@require_GET
+def queue(request: HttpRequest, slug: str) -> HttpResponse:
+    """The next item. `?after=ID` preloads the one after the item on screen."""
+    project = _project_for(request, slug)
+    after = request.GET.get("after", "")
+    exclude = [int(after)] if after.isdigit() else []
+    item = assignment_claim_next(project=project, rater=request.user, exclude_item_ids=exclude)
+    return _panel(request, _item_context(request, project, item))
+
+
+@login_required
+@require_GET
+def item_edit(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    """An item the rater already labelled, to change the label (a new revision)."""
+    project = _project_for(request, slug)
+    item = _item_of(project, item_id)
+    if annotation_for(item=item, user=request.user) is None:
+        raise PermissionDenied("You have not labelled this item.")
+    history = annotation_history(item=item, user=request.user)
+    return _panel(request, _item_context(request, project, item, revising=True, history=history))
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
 def _reveal_context(request: HttpRequest, project: Project, item: Item) -> dict:
-    version = version_promoted_for(project.pk)
-    return {
+    annotation = annotation_for(item=item, user=request.user)
+    context = {
         "project": project,
         "item": item,
-        "annotation": annotation_for(item=item, user=request.user),
-        "version": version,
-        "judgment": judgment_for(item_id=item.pk, version=version),
+        "annotation": annotation,
+        "tags": Annotation.DisagreementTag.choices,
+        "gold": rater_gold_accuracy(project=project, user=request.user) if item.is_gold else None,
+        **_verdict_context(project, item),
     }
+    judgment = context["judgment"]
+    context["disagrees"] = bool(
+        annotation and judgment and judgment.label and judgment.label != annotation.label
+    )
+    return context
+
+
+def _reveal(request: HttpRequest, project: Project, item: Item) -> HttpResponse:
+    template = "annotation/reveal.html" if request.htmx else "annotation/reveal_page.html"
+    return render(request, template, _reveal_context(request, project, item))
 
 
 @login_required
 @require_POST
 def submit_label(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     project = _project_for(request, slug)
-    item = get_object_or_404(Item.objects.select_related("task"), pk=item_id, project=project)
+    item = _item_of(project, item_id)
+    key = request.POST.get("submission_key") or uuid.uuid4().hex
     try:
-        annotation_submit(
-            item=item,
-            annotator=request.user,
-            label=request.POST.get("label", ""),
-            submission_key=request.POST.get("submission_key") or uuid.uuid4().hex,
-        )
+        if request.POST.get("revise"):
+            annotation_revise(
+                item=item,
+                annotator=request.user,
+                label=request.POST.get("label", ""),
+                submission_key=key,
+                reason=request.POST.get("reason", ""),
+            )
+        else:
+            annotation_submit(
+                item=item,
+                annotator=request.user,
+                label=request.POST.get("label", ""),
+                submission_key=key,
+                confidence=_int_or_none(request.POST.get("confidence")),
+                reason=request.POST.get("reason", ""),
+            )
     except ValidationError as error:
         return HttpResponseBadRequest("; ".join(error.messages))
-    template = "annotation/reveal.html" if request.htmx else "annotation/reveal_page.html"
-    return render(request, template, _reveal_context(request, project, item))
+    return _reveal(request, project, item)
+
+
+@login_required
+@require_POST
+def skip_item(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    project = _project_for(request, slug)
+    item = _item_of(project, item_id)
+    annotation_skip(
+        item=item,
+        rater=request.user,
+        flagged=bool(request.POST.get("flag")),
+        reason=request.POST.get("reason", ""),
+    )
+    following = assignment_claim_next(project=project, rater=request.user)
+    return _panel(request, _item_context(request, project, following))
+
+
+@login_required
+@require_POST
+def tag_disagreement(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    project = _project_for(request, slug)
+    item = _item_of(project, item_id)
+    annotation = annotation_for(item=item, user=request.user)
+    if annotation is None:
+        raise PermissionDenied("Label the item first.")
+    try:
+        annotation_tag_disagreement(annotation=annotation, tag=request.POST.get("tag", ""))
+    except ValidationError as error:
+        return HttpResponseBadRequest("; ".join(error.messages))
+    return _reveal(request, project, item)
 
 
 @login_required
@@ -107,8 +227,39 @@ def submit_label(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
 def autorater_verdict(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     """The autorater's verdict for an item; blind-first, so only after the rater labelled it."""
     project = _project_for(request, slug)
-    item = get_object_or_404(Item.objects.select_related("task"), pk=item_id, project=project)
+    item = _item_of(project, item_id)
     context = _reveal_context(request, project, item)
-    if context["annotation"] is None:
+    if context["annotation"] is None and not project.reveal_autorater_before_submit:
         raise PermissionDenied("Label the item first: the autorater's verdict is shown after.")
     return render(request, "annotation/reveal.html#autorater-verdict", context)
+
+
+def _adjudicator_project(request: HttpRequest, slug: str) -> Project:
+    if not user_can_adjudicate(request.user):
+        raise PermissionDenied("Only analysts and admins adjudicate.")
+    return get_object_or_404(Project, slug=slug)
+
+
+@login_required
+@require_GET
+def adjudication(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _adjudicator_project(request, slug)
+    items = list(items_needing_adjudication(project)[:200])
+    return render(request, "annotation/adjudication.html", {"project": project, "items": items})
+
+
+@login_required
+def adjudicate_item(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    project = _adjudicator_project(request, slug)
+    item = _item_of(project, item_id)
+    error = None
+    if request.method == "POST":
+        try:
+            item = item_adjudicate(
+                item=item, adjudicator=request.user, label=request.POST.get("label", "")
+            )
+        except ValidationError as invalid:
+            error = "; ".join(invalid.messages)
+    context = _item_context(request, project, item)
+    context.update(labels=current_labels(item), error=error, **_verdict_context(project, item))
+    return render(request, "annotation/adjudicate.html", context)

@@ -4,17 +4,31 @@ from django.urls import path
 
 from webapp.annotation import data_views
 from webapp.annotation import views as annotation_views
+from webapp.annotation.auth_views import RateLimitedLoginView
 from webapp.jobs import views as jobs_views
 
 urlpatterns = [
     path("", annotation_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", RateLimitedLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("p/<slug:slug>/queue/", annotation_views.queue, name="queue"),
     path(
         "p/<slug:slug>/items/<int:item_id>/label/",
         annotation_views.submit_label,
         name="submit-label",
+    ),
+    path("p/<slug:slug>/items/<int:item_id>/", annotation_views.item_edit, name="item-edit"),
+    path("p/<slug:slug>/items/<int:item_id>/skip/", annotation_views.skip_item, name="skip-item"),
+    path(
+        "p/<slug:slug>/items/<int:item_id>/tag/",
+        annotation_views.tag_disagreement,
+        name="tag-disagreement",
+    ),
+    path("p/<slug:slug>/adjudicate/", annotation_views.adjudication, name="adjudication"),
+    path(
+        "p/<slug:slug>/adjudicate/<int:item_id>/",
+        annotation_views.adjudicate_item,
+        name="adjudicate-item",
     ),
     path(
         "p/<slug:slug>/items/<int:item_id>/autorater/",

@@ -54,7 +54,10 @@ def training_examples(project: Project, labels_cutoff_id: int) -> list[Example]:
         examples.append(item_example(item, provenance={"source": "gold", "item": item.pk}))
     labels = (
         Annotation.objects.filter(
-            item__project=project, item__split=Item.Split.TRAIN, pk__lte=labels_cutoff_id
+            item__project=project,
+            item__split=Item.Split.TRAIN,
+            pk__lte=labels_cutoff_id,
+            is_current=True,
         )
         .select_related("item", "item__task")
         .order_by("pk")
@@ -87,7 +90,7 @@ def heldout_examples(project: Project) -> list[Example]:
     for item in items:
         label = item.gold_label
         if not label:
-            votes = Counter(annotation.label for annotation in item.annotations.all())
+            votes = Counter(a.label for a in item.annotations.all() if a.is_current)
             label = votes.most_common(1)[0][0] if votes else ""
         if label:
             examples.append(item_example(item, label=label))

@@ -100,6 +100,20 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("EMBER_LOG_LEVEL", "INFO")},
 }
 
+# Login rate limit: this many failures per address or per username within the window.
+EMBER_LOGIN_MAX_FAILURES = int(os.environ.get("EMBER_LOGIN_MAX_FAILURES", "10"))
+EMBER_LOGIN_WINDOW_SECONDS = int(os.environ.get("EMBER_LOGIN_WINDOW_SECONDS", "300"))
+# The cache (login rate limits) is shared through Redis when there is one.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": "ember",
+        }
+    }
+
 # --- Ember ------------------------------------------------------------------------------------
 # Where dataset snapshots, checkpoints and evaluation reports are written.
 ARTIFACT_ROOT = Path(os.environ.get("EMBER_ARTIFACT_ROOT", VAR_DIR / "artifacts"))

@@ -26,3 +26,4 @@ STORAGES = {
 
 # Static files come from the app folders and node_modules directly (no collectstatic needed).
 MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise")]  # noqa: F405
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
