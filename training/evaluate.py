@@ -7,17 +7,22 @@ from typing import Any
 
 from judging.inference import Judge
 from judging.task_format import Example, Task
+from training.baselines import JudgeLike
+from training.bias import position_statistics
+from training.metrics import macro_f1
 
 
 def evaluate(
-    judge: Judge,
+    judge: Judge | JudgeLike,
     tasks: Mapping[str, Task],
     examples: Sequence[Example],
     batch_size: int = 32,
 ) -> dict[str, Any]:
     """JSON-able report. Examples without a label are skipped. An invalid verdict counts as
     wrong in accuracy and is counted in "invalid"; "consistency" is the fraction of pairwise
-    items whose two orders pick the same label (None if there are none)."""
+    items whose two orders pick the same label (None if there are none). Also: per task
+    "macro_f1" (macro over the task's labels), and "position" (JudgeLM consistency and
+    first/second-position preference). The full report with CIs is training.report."""
     labelled = [e for e in examples if e.label is not None]
     verdicts = judge.judge(tasks, labelled, both_orders=True, batch_size=batch_size)
     per_task: dict[str, dict[str, float]] = {}
@@ -36,6 +41,15 @@ def evaluate(
         if verdict.consistent is not None:
             consistent_flags.append(verdict.consistent)
     n = len(labelled)
+    f1 = {}
+    for name in per_task:
+        pairs = [
+            (e.label, v.label if v.valid else None)
+            for e, v in zip(labelled, verdicts, strict=True)
+            if e.task == name
+        ]
+        labels = list(tasks[name].labels) if name in tasks else None
+        f1[name] = macro_f1([g for g, _ in pairs], [p for _, p in pairs], labels or None)
     return {
         "accuracy": correct_total / n if n else 0.0,
         "n": n,
@@ -44,10 +58,13 @@ def evaluate(
                 "accuracy": s["correct"] / s["n"],
                 "n": int(s["n"]),
                 "invalid": int(s["invalid"]),
+                "macro_f1": f1[name],
             }
             for name, s in sorted(per_task.items())
         },
-        "consistency": (sum(consistent_flags) / len(consistent_flags)
-                        if consistent_flags else None),
+        "consistency": (
+            sum(consistent_flags) / len(consistent_flags) if consistent_flags else None
+        ),
         "invalid": invalid,
+        "position": position_statistics(verdicts),
     }

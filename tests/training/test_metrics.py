@@ -20,7 +20,9 @@ def test_accuracy_and_macro_by_hand():
     assert out["recall"] == pytest.approx(1 / 3)
     assert out["f1"] == pytest.approx(1 / 3)
     assert M.confusion_matrix(gold, pred, ["A", "B", "tie"]).tolist() == [
-        [1, 1, 0], [0, 1, 0], [1, 0, 0],
+        [1, 1, 0],
+        [0, 1, 0],
+        [1, 0, 0],
     ]
 
 
@@ -39,7 +41,9 @@ def test_classification_metrics_match_sklearn(seed):
     gold = list(rng.choice(labels, 60))
     pred = [g if rng.random() < 0.5 else str(rng.choice(labels)) for g in gold]
     for average_fn, ours in (
-        (precision_score, "precision"), (recall_score, "recall"), (f1_score, "f1"),
+        (precision_score, "precision"),
+        (recall_score, "recall"),
+        (f1_score, "f1"),
     ):
         expected = average_fn(gold, pred, labels=labels, average="macro", zero_division=0)
         assert M.precision_recall_f1(gold, pred, labels)[ours] == pytest.approx(expected)
