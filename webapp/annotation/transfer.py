@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils.text import slugify
 
 from judging.splits import is_heldout
@@ -31,7 +32,7 @@ from judging.task_format import (
     render_value,
     write_jsonl_atomic,
 )
-from webapp.annotation.models import Item, Project, TaskDefinition
+from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
 from webapp.annotation.selectors import task_of
 from webapp.annotation.services import item_content_hash
 
@@ -122,8 +123,25 @@ def _insert(items: list[Item]) -> None:
 # --- export ------------------------------------------------------------------------------------
 
 
+def _label_distribution(item: Item) -> dict[str, int] | None:
+    """The imported distribution plus every rater's current label in Ember."""
+    counts = Counter(item.label_distribution or {})
+    counts.update(annotation.label for annotation in item.current_annotations)
+    return dict(sorted(counts.items())) or None
+
+
 def project_examples(project: Project) -> Iterator[Example]:
-    items = Item.objects.filter(project=project).select_related("task").order_by("pk")
+    current = Prefetch(
+        "annotations",
+        queryset=Annotation.objects.filter(is_current=True).order_by("pk"),
+        to_attr="current_annotations",
+    )
+    items = (
+        Item.objects.filter(project=project)
+        .select_related("task")
+        .prefetch_related(current)
+        .order_by("pk")
+    )
     for item in items.iterator(chunk_size=CHUNK):
         yield Example(
             task=item.task.name,
@@ -131,7 +149,7 @@ def project_examples(project: Project) -> Iterator[Example]:
             context=item.context,
             reference=item.reference or None,
             label=item.gold_label or None,
-            label_distribution=item.label_distribution,
+            label_distribution=_label_distribution(item),
             provenance=item.provenance,
         )
 
