@@ -1,7 +1,9 @@
 """CLI.
 
-    python -m training train --data SNAPSHOT.jsonl --out DIR [--preset demo] [--steps N]
-    python -m training evaluate --model DIR --data FILE.jsonl      (prints JSON)
+python -m training train --data SNAPSHOT.jsonl --out DIR [--preset demo] [--steps N]
+python -m training evaluate --model DIR --data FILE.jsonl      (prints JSON)
+python -m training evaluate --model DIR --data A.jsonl B.jsonl --report OUT_DIR
+    (writes OUT_DIR/report.json and PNG pictures; see training/report.py)
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     train_cmd.add_argument("--seed", type=int)
     eval_cmd = sub.add_parser("evaluate", help="evaluate a checkpoint on labelled JSONL")
     eval_cmd.add_argument("--model", required=True)
-    eval_cmd.add_argument("--data", required=True)
+    eval_cmd.add_argument("--data", required=True, nargs="+")
+    eval_cmd.add_argument("--report", help="write report.json and pictures to this folder")
+    eval_cmd.add_argument("--seed", type=int, default=0)
+    eval_cmd.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
+    eval_cmd.add_argument("--no-bias", action="store_true", help="skip the bias probes")
+    eval_cmd.add_argument(
+        "--own",
+        help="JSON file {example id: 'A' or 'B'}: the judge's own responses (egocentric bias)",
+    )
     args = parser.parse_args(argv)
 
     # Imported here so `--help` stays fast.
@@ -34,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     from training.train import load_snapshot, train
 
     try:
-        tasks, examples = load_snapshot(args.data)
+        tasks, examples = {}, []
+        for path in args.data if isinstance(args.data, list) else [args.data]:
+            more_tasks, more_examples = load_snapshot(path)
+            tasks.update(more_tasks)
+            examples.extend(more_examples)
     except FormatError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -46,8 +60,33 @@ def main(argv: list[str] | None = None) -> int:
             print(f"step {step}/{total} loss {loss:.4f}", file=sys.stderr, flush=True)
 
         result = train(tasks, examples, config, args.out, on_progress=progress)
-        print(json.dumps({"checkpoint_dir": str(result.checkpoint_dir), "steps": result.steps,
-                          "final_loss": result.final_loss}))
+        print(
+            json.dumps(
+                {
+                    "checkpoint_dir": str(result.checkpoint_dir),
+                    "steps": result.steps,
+                    "final_loss": result.final_loss,
+                }
+            )
+        )
+        return 0
+    if args.report:
+        from training.report import full_report, write_report
+
+        own = json.loads(open(args.own, encoding="utf-8").read()) if args.own else None
+        report = full_report(
+            Judge.load(args.model),
+            tasks,
+            examples,
+            n_bootstrap=args.bootstrap,
+            seed=args.seed,
+            bias=not args.no_bias,
+            own=own,
+        )
+        report["model"] = str(args.model)
+        report["data"] = [str(p) for p in args.data]
+        written = write_report(report, args.report)
+        print(json.dumps({"report": str(written[0]), "files": [str(p) for p in written]}))
         return 0
     report = evaluate(Judge.load(args.model), tasks, examples)
     print(json.dumps(report, indent=2, sort_keys=True))
