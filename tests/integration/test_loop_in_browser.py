@@ -49,6 +49,15 @@ def test_admin_retrains_then_rater_labels_and_sees_the_autorater(
     assert version.snapshot_hash == run.snapshot_hash and version.metrics["n"] > 0
     assert version.config["train"]["steps"] == run.total_steps
 
+    # The version's evaluation report, with its pictures, is one click away.
+    admin.get_by_test_id("version-report").first.click()
+    admin.get_by_test_id("report-summary").wait_for()
+    admin.wait_for_function(
+        "Array.from(document.images).length >= 3 && "
+        "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert "always_first" in admin.get_by_test_id("report-summary").inner_text()
+
     # Step 2: a rater opens the queue and judges by keyboard; the label is stored in the request.
     rater = login(browser, live_server, "rater", "rater")
     rater.goto(f"{live_server.url}/p/{project.slug}/queue/")

@@ -28,6 +28,8 @@ class AutoraterVersion(TimeStampedModel):
     # The promoted version's metrics on the same held-out items, measured in the same run.
     incumbent_metrics = models.JSONField(default=dict, blank=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
+    # The evaluation report (report.json and its pictures) on the held-out items.
+    report_dir = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-number"]

@@ -5,6 +5,7 @@ from django.urls import path
 from webapp.annotation import data_views
 from webapp.annotation import views as annotation_views
 from webapp.annotation.auth_views import RateLimitedLoginView
+from webapp.autoraters import views as autorater_views
 from webapp.jobs import views as jobs_views
 
 urlpatterns = [
@@ -41,5 +42,13 @@ urlpatterns = [
     path("p/<slug:slug>/autorater/", jobs_views.autorater_page, name="autorater"),
     path("p/<slug:slug>/retrain/", jobs_views.retrain, name="retrain"),
     path("runs/<int:run_id>/progress/", jobs_views.run_progress, name="run-progress"),
+    path(
+        "versions/<int:version_id>/report/", autorater_views.version_report, name="version-report"
+    ),
+    path(
+        "versions/<int:version_id>/report/<str:name>",
+        autorater_views.version_report_picture,
+        name="version-report-picture",
+    ),
     path("admin/", admin.site.urls),
 ]

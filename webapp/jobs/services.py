@@ -97,6 +97,7 @@ def _execute(run: TrainingRun) -> None:
     from judging.inference import Judge
     from training.config import TrainConfig
     from training.evaluate import evaluate
+    from training.report import full_report, write_report
     from training.train import train
 
     project = run.project
@@ -128,7 +129,8 @@ def _execute(run: TrainingRun) -> None:
 
     _run_update(run.pk, phase="evaluating")
     heldout = heldout_examples(project)
-    metrics = evaluate(Judge.load(result.checkpoint_dir), tasks, heldout)
+    judge = Judge.load(result.checkpoint_dir)
+    metrics = evaluate(judge, tasks, heldout)
     incumbent = version_promoted_for(project.pk)
     incumbent_metrics = {}
     if incumbent is not None:
@@ -143,6 +145,11 @@ def _execute(run: TrainingRun) -> None:
         incumbent_metrics=incumbent_metrics,
         parent=incumbent,
     )
+    _run_update(run.pk, phase="report")
+    report_dir = root / "reports" / f"{project.slug}-v{version.number}"
+    write_report(full_report(judge, tasks, heldout, n_bootstrap=200), report_dir)
+    version.report_dir = str(report_dir)
+    version.save(update_fields=["report_dir", "updated_at"])
     if incumbent is None or metrics["accuracy"] > incumbent_metrics.get("accuracy", -1.0):
         version_promote(version=version)
     _run_update(
