@@ -11,6 +11,11 @@ Strictness: a verdict is `valid` only if, in every judged order, the model's mos
 token over the whole vocabulary is one of the task's label tokens (that is, greedy decoding
 would produce a parseable label). An invalid verdict keeps its probabilities but has
 `label=None`; it is never silently mapped to a label.
+
+`Judge.load` takes an Ember checkpoint or a local Hugging Face Llama / Mistral / Qwen2 directory
+(judging/hf.py). With a pretrained tokenizer a label is scored by its first token in context;
+a task whose labels share a first token is refused. `Judge.generate` decodes greedily with a
+key/value cache (judging/generate.py) for open-ended and real-valued tasks.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from judging.task_format import (
     Example,
     Task,
     TaskType,
+    parse_evaluation,
     render_prompt,
     swap_pairwise,
 )
@@ -61,6 +67,25 @@ class Verdict:
         return dataclasses.asdict(self)
 
 
+@dataclasses.dataclass
+class Generation:
+    """A greedy continuation of an example's prompt, parsed strictly as the EVALUATION block."""
+
+    example_id: str | None
+    task: str
+    text: str
+    token_ids: list[int]
+    finished: bool  # stopped at EOS (False: hit max_new_tokens)
+    valid: bool
+    label: str | None
+    fields: dict[str, str]
+    error: str | None = None
+    format_version: str = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 def bucket_length(n: int, max_len: int) -> int:
     """The smallest bucket >= n, capped at max_len.
 
@@ -76,8 +101,11 @@ def bucket_length(n: int, max_len: int) -> int:
 def encode_prompt(
     tokenizer: JudgeTokenizer, task: Task, example: Example, max_len: int
 ) -> list[int]:
-    """Prompt token ids (BOS + prompt), left-truncated to max_len so the label position stays."""
-    ids = [tokenizer.bos_id, *tokenizer.encode(render_prompt(task, example))]
+    """Prompt token ids (BOS + prompt), left-truncated to max_len so the label position stays.
+
+    A tokenizer whose `bos_id` is None (e.g. Qwen2) gets no BOS."""
+    bos = [] if tokenizer.bos_id is None else [tokenizer.bos_id]
+    ids = [*bos, *tokenizer.encode(render_prompt(task, example))]
     return ids[-max_len:]
 
 
@@ -121,6 +149,11 @@ class Judge:
 
     @classmethod
     def load(cls, directory: str | Path) -> Judge:
+        """An Ember checkpoint directory, or a local Hugging Face checkpoint directory."""
+        from judging import hf
+
+        if hf.is_hf_checkpoint(directory) and not (Path(directory) / "params").exists():
+            return cls(hf.from_pretrained(directory))
         return cls(load_checkpoint(directory))
 
     @property
@@ -167,6 +200,9 @@ class Judge:
             except KeyError as error:
                 plan["error"] = f"tokenizer cannot score the task's labels: {error}"
                 continue
+            if len(set(plan["label_ids"])) < len(plan["label_ids"]):
+                plan["error"] = "tokenizer cannot score the task's labels: they share a first token"
+                continue
             orders = {"ab": example}
             if task.type is TaskType.PAIRWISE and both_orders:
                 orders["ba"] = swap_pairwise(example)
@@ -175,6 +211,69 @@ class Judge:
                 prompts.append(encode_prompt(self.tokenizer, task, ordered, self.config.max_len))
         log_probs = self.label_log_probs(prompts, batch_size) if prompts else None
         return [self._verdict(plan, log_probs) for plan in plans]
+
+    def generate(
+        self,
+        tasks: Mapping[str, Task],
+        examples: Sequence[Example],
+        max_new_tokens: int = 64,
+        batch_size: int = 32,
+    ) -> list[Generation]:
+        """Greedy continuations of each example's prompt (any task type), parsed strictly."""
+        from judging.generate import greedy_generate
+
+        budget = max(1, self.config.max_len - max_new_tokens)
+        prompts, rows = [], []
+        for example in examples:
+            task = tasks.get(example.task)
+            rows.append(None if task is None else len(prompts))
+            if task is not None:
+                prompts.append(encode_prompt(self.tokenizer, task, example, budget))
+        outputs = greedy_generate(
+            self.loaded.model,
+            prompts,
+            max_new_tokens,
+            eos_id=self.tokenizer.eos_id,
+            pad_id=self.tokenizer.pad_id,
+            bucket=lambda n: bucket_length(n, budget),
+            batch_size=batch_size,
+        )
+        results = []
+        for example, row in zip(examples, rows, strict=True):
+            if row is None:
+                results.append(
+                    Generation(
+                        example.id,
+                        example.task,
+                        "",
+                        [],
+                        False,
+                        False,
+                        None,
+                        {},
+                        error=f"unknown task {example.task!r}",
+                    )
+                )
+                continue
+            task = tasks[example.task]
+            ids = outputs[row]
+            text = self.tokenizer.decode(ids)
+            parsed = parse_evaluation(task, f"{task.label_field}:{text}")
+            finished = len(ids) < max_new_tokens  # EOS came (and was cut) before the limit
+            results.append(
+                Generation(
+                    example_id=example.id,
+                    task=task.name,
+                    text=text,
+                    token_ids=ids,
+                    finished=finished,
+                    valid=parsed.valid,
+                    label=parsed.label,
+                    fields={k: v for k, v in parsed.fields.items() if k != "__label__"},
+                    error=parsed.error,
+                )
+            )
+        return results
 
     def _verdict(self, plan: dict[str, Any], log_probs: np.ndarray | None) -> Verdict:
         task: Task | None = plan["task"]

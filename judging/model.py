@@ -2,8 +2,13 @@
 
 RMSNorm (pre-norm), rotary position embeddings, SwiGLU feed-forward, grouped-query attention
 (n_kv_heads divides n_heads), a causal mask combined with a padding mask, optional tied
-input/output embeddings. The model holds only `nnx.Param` state; dropout takes an explicit
-PRNG key in `__call__` (None = deterministic), so a checkpoint is just the params.
+input/output embeddings and optional q/k/v biases (Qwen2), so Llama, Mistral and Qwen2
+checkpoints map onto it (see judging/hf.py). The model holds only `nnx.Param` state; dropout
+takes an explicit PRNG key in `__call__` (None = deterministic), so a checkpoint is just the
+params.
+
+Incremental decoding: `init_cache` + `forward_cached` run the same blocks over a fixed-size
+key/value cache (one slot per token, written at `index`), for greedy generation.
 
 Axis names used in variable suffixes and einsum strings:
     B batch, L sequence length (queries), S sequence length (keys), D model width,
@@ -44,6 +49,10 @@ class ModelConfig:
     norm_eps: float = 1e-5
     tie_embeddings: bool = True
     head_dim: int | None = None  # default d_model // n_heads
+    qkv_bias: bool = False  # biases on the q/k/v projections (Qwen2)
+    # Tied output projection scale; None = d_model ** -0.5 (the built-in sizes, whose embeddings
+    # have unit variance), 1.0 for Hugging Face checkpoints. Ignored when embeddings are untied.
+    logit_scale: float | None = None
 
     def __post_init__(self) -> None:
         if self.n_heads % self.n_kv_heads:
@@ -115,11 +124,11 @@ class RMSNorm(nnx.Module):
         return (x_BLD * jax.lax.rsqrt(var_BL1 + self.eps) * self.scale[...]).astype(x_BLD.dtype)
 
 
-def _dense(rngs: nnx.Rngs, d_in: int, d_out: int) -> nnx.Linear:
+def _dense(rngs: nnx.Rngs, d_in: int, d_out: int, bias: bool = False) -> nnx.Linear:
     return nnx.Linear(
         d_in,
         d_out,
-        use_bias=False,
+        use_bias=bias,
         rngs=rngs,
         kernel_init=nnx.initializers.normal(stddev=d_in**-0.5),
     )
@@ -129,24 +138,55 @@ class Attention(nnx.Module):
     def __init__(self, config: ModelConfig, rngs: nnx.Rngs) -> None:
         e = config.resolved_head_dim
         self.n_heads, self.n_kv_heads, self.head_dim = config.n_heads, config.n_kv_heads, e
-        self.q = _dense(rngs, config.d_model, config.n_heads * e)
-        self.k = _dense(rngs, config.d_model, config.n_kv_heads * e)
-        self.v = _dense(rngs, config.d_model, config.n_kv_heads * e)
+        bias = config.qkv_bias
+        self.q = _dense(rngs, config.d_model, config.n_heads * e, bias)
+        self.k = _dense(rngs, config.d_model, config.n_kv_heads * e, bias)
+        self.v = _dense(rngs, config.d_model, config.n_kv_heads * e, bias)
         self.o = _dense(rngs, config.n_heads * e, config.d_model)
+
+    def _qkv(self, x_BLD: jax.Array, sin: jax.Array, cos: jax.Array) -> tuple[jax.Array, ...]:
+        b, length, _ = x_BLD.shape
+        h, k, e = self.n_heads, self.n_kv_heads, self.head_dim
+        q_BLHE = apply_rope(self.q(x_BLD).reshape(b, length, h, e), sin, cos)
+        k_BLKE = apply_rope(self.k(x_BLD).reshape(b, length, k, e), sin, cos)
+        v_BLKE = self.v(x_BLD).reshape(b, length, k, e)
+        return q_BLHE, k_BLKE, v_BLKE
 
     def __call__(
         self, x_BLD: jax.Array, sin: jax.Array, cos: jax.Array, mask_BLS: jax.Array
     ) -> jax.Array:
-        b, length, _ = x_BLD.shape
-        h, k, e = self.n_heads, self.n_kv_heads, self.head_dim
+        q_BLHE, k_BSKE, v_BSKE = self._qkv(x_BLD, sin, cos)
+        return self._attend(q_BLHE, k_BSKE, v_BSKE, mask_BLS, x_BLD.dtype)
+
+    def cached(
+        self,
+        x_BLD: jax.Array,
+        sin: jax.Array,
+        cos: jax.Array,
+        mask_BLS: jax.Array,
+        k_cache_BSKE: jax.Array,
+        v_cache_BSKE: jax.Array,
+        index: jax.Array,
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Write this chunk's keys/values at cache slots index..index+L, attend over the cache."""
+        q_BLHE, k_BLKE, v_BLKE = self._qkv(x_BLD, sin, cos)
+        k_cache_BSKE = jax.lax.dynamic_update_slice_in_dim(
+            k_cache_BSKE, k_BLKE.astype(k_cache_BSKE.dtype), index, axis=1
+        )
+        v_cache_BSKE = jax.lax.dynamic_update_slice_in_dim(
+            v_cache_BSKE, v_BLKE.astype(v_cache_BSKE.dtype), index, axis=1
+        )
+        out = self._attend(q_BLHE, k_cache_BSKE, v_cache_BSKE, mask_BLS, x_BLD.dtype)
+        return out, k_cache_BSKE, v_cache_BSKE
+
+    def _attend(self, q_BLHE, k_BSKE, v_BSKE, mask_BLS, dtype) -> jax.Array:
+        b, length, h, e = q_BLHE.shape
+        k = self.n_kv_heads
         g = h // k
-        q_BLHE = apply_rope(self.q(x_BLD).reshape(b, length, h, e), sin, cos)
-        k_BSKE = apply_rope(self.k(x_BLD).reshape(b, length, k, e), sin, cos)
-        v_BSKE = self.v(x_BLD).reshape(b, length, k, e)
         q_BLKGE = q_BLHE.reshape(b, length, k, g, e)
         logits_BKGLS = jnp.einsum("blkge,bske->bkgls", q_BLKGE, k_BSKE) * (e**-0.5)
         logits_BKGLS = jnp.where(mask_BLS[:, None, None], logits_BKGLS, -1e9)
-        probs_BKGLS = jax.nn.softmax(logits_BKGLS.astype(jnp.float32), axis=-1).astype(x_BLD.dtype)
+        probs_BKGLS = jax.nn.softmax(logits_BKGLS.astype(jnp.float32), axis=-1).astype(dtype)
         out_BLKGE = jnp.einsum("bkgls,bske->blkge", probs_BKGLS, v_BSKE)
         return self.o(out_BLKGE.reshape(b, length, h * e))
 
@@ -174,6 +214,13 @@ class Block(nnx.Module):
         x_BLD = x_BLD + _dropout(h, self.dropout, _fold(key, 0))
         h = self.ff(self.ff_norm(x_BLD))
         return x_BLD + _dropout(h, self.dropout, _fold(key, 1))
+
+    def cached(self, x_BLD, sin, cos, mask_BLS, k_cache, v_cache, index):
+        h, k_cache, v_cache = self.attn.cached(
+            self.attn_norm(x_BLD), sin, cos, mask_BLS, k_cache, v_cache, index
+        )
+        x_BLD = x_BLD + h
+        return x_BLD + self.ff(self.ff_norm(x_BLD)), k_cache, v_cache
 
 
 class Decoder(nnx.Module):
@@ -222,8 +269,49 @@ class Decoder(nnx.Module):
     def project(self, hidden_XD: jax.Array) -> jax.Array:
         """Hidden states (any leading axes) -> vocabulary logits."""
         if self.lm_head is None:
-            return self.embed.attend(hidden_XD) * (self.config.d_model**-0.5)
+            scale = self.config.logit_scale
+            scale = self.config.d_model**-0.5 if scale is None else scale
+            logits = self.embed.attend(hidden_XD)
+            return logits if scale == 1.0 else logits * scale
         return self.lm_head(hidden_XD)
+
+    def init_cache(
+        self, batch: int, length: int, dtype: Any = jnp.float32
+    ) -> tuple[jax.Array, jax.Array]:
+        """Empty key/value caches, each [n_layers, B, S, K, E]."""
+        c = self.config
+        shape = (c.n_layers, batch, length, c.n_kv_heads, c.resolved_head_dim)
+        return jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)
+
+    def forward_cached(
+        self,
+        tokens_BL: jax.Array,
+        positions_BL: jax.Array,
+        valid_BS: jax.Array,
+        k_cache: jax.Array,
+        v_cache: jax.Array,
+        index: jax.Array,
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Run L new tokens occupying cache slots index..index+L-1.
+
+        valid_BS marks the cache slots that hold real tokens (including the new ones); a query at
+        slot s sees the valid slots <= s. Returns (final-normed hidden [B, L, D], caches).
+        """
+        _, length = tokens_BL.shape
+        slots = valid_BS.shape[1]
+        query_slot_L = index + jnp.arange(length)
+        key_slot_S = jnp.arange(slots)
+        causal_LS = key_slot_S[None, :] <= query_slot_L[:, None]
+        mask_BLS = causal_LS[None] & valid_BS[:, None, :].astype(bool)
+        mask_BLS = mask_BLS | (key_slot_S[None, :] == query_slot_L[:, None])[None]
+        sin, cos = rope_tables(positions_BL, self.config.resolved_head_dim, self.config.rope_theta)
+        x_BLD = self.embed(tokens_BL)
+        new_k, new_v = [], []
+        for i, block in enumerate(self.blocks):
+            x_BLD, k_i, v_i = block.cached(x_BLD, sin, cos, mask_BLS, k_cache[i], v_cache[i], index)
+            new_k.append(k_i)
+            new_v.append(v_i)
+        return self.final_norm(x_BLD), jnp.stack(new_k), jnp.stack(new_v)
 
     def __call__(
         self,
