@@ -1,12 +1,15 @@
 """Benchmark: claim-next-item and submit latency with many concurrent raters over HTTP.
 
-    python -m benchmarks.annotation [--items 1000000] [--raters 100] [--seconds 60] [--quick]
+    python -m benchmarks.annotation [--items 1000000] [--raters 100] [--seconds 60]
+                                    [--think-seconds 2] [--quick]
 
-Seeds ITEMS pairwise items into Postgres (one INSERT ... SELECT over generate_series), starts the
-app under gunicorn on loopback, logs RATERS raters in, and has each loop GET the queue (which
-claims the next item with select_for_update(skip_locked)) and POST a label, for SECONDS. Prints
-JSON with p50/p99 latency of both requests and the requests per second. Needs DATABASE_URL
-(Postgres); uses its own database `<name>_bench` (created, migrated, dropped at the end).
+Seeds ITEMS pairwise items into Postgres (one INSERT ... SELECT over generate_series), starts
+the app under gunicorn on loopback, logs RATERS raters in, and has each loop GET the queue
+(which claims the next item with select_for_update(skip_locked)) and POST a label, for
+SECONDS. Each rater pauses THINK seconds on average between items (a fast person; 0 for a
+closed loop that measures saturation). Prints JSON with p50/p99 latency of both requests and
+the requests per second. Needs DATABASE_URL (Postgres); uses its own database `<name>_bench`
+(created, migrated, dropped at the end).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -86,9 +90,10 @@ def _seed(items: int, raters: int) -> list[str]:
 
 
 class Rater(threading.Thread):
-    def __init__(self, base: str, session_key: str, deadline: float) -> None:
+    def __init__(self, base: str, session_key: str, deadline: float, think: float, seed: int):
         super().__init__(daemon=True)
-        self.base, self.deadline = base, deadline
+        self.base, self.deadline, self.think = base, deadline, think
+        self.random = random.Random(seed)
         self.jar = CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
         self.session_key = session_key
@@ -130,6 +135,8 @@ class Rater(threading.Thread):
                     },
                 )
                 self.submits.append((time.perf_counter() - started) * 1000)
+                if self.think:  # a person reads the next item before answering
+                    time.sleep(self.think * self.random.uniform(0.5, 1.5))
             except OSError:
                 self.errors += 1
 
@@ -140,6 +147,12 @@ def main() -> None:
     parser.add_argument("--raters", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--think-seconds",
+        type=float,
+        default=2.0,
+        help="mean pause of a rater between items (0: closed loop, every rater back to back)",
+    )
     parser.add_argument("--quick", action="store_true", help="10,000 items, 20 raters, 10 s")
     parser.add_argument("--port", type=int, default=8877)
     args = parser.parse_args()
@@ -210,7 +223,10 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         deadline = time.monotonic() + args.seconds
-        raters = [Rater(base, key, deadline) for key in sessions]
+        raters = [
+            Rater(base, key, deadline, args.think_seconds, seed)
+            for seed, key in enumerate(sessions)
+        ]
         began = time.perf_counter()
         for rater in raters:
             rater.start()
@@ -226,6 +242,7 @@ def main() -> None:
             "benchmark": "annotation",
             "items": args.items,
             "raters": args.raters,
+            "think_seconds": args.think_seconds,
             "seconds": round(elapsed, 1),
             "seed_seconds": round(seed_seconds, 1),
             "server": f"gunicorn gthread, {args.workers} workers x 8 threads, loopback",
