@@ -80,3 +80,23 @@ ensure_redis() {
   for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return; sleep 1; done
   log "Redis did not start"; exit 1
 }
+
+ensure_torch_reference() {
+  # transformers on PyTorch CPU: the reference the HF-checkpoint parity tests compare against.
+  # The CPU torch wheel on these machines is for Python 3.11, so it lives in its own venv
+  # (.venv-torch) and the tests call it through EMBER_TORCH_PYTHON.
+  local venv="$ROOT/.venv-torch" python
+  if ! "$venv/bin/python" -c "import torch, transformers" >/dev/null 2>&1; then
+    python="$(command -v python3.11 || ls "$HOME"/.pyenv/versions/3.11*/bin/python3 2>/dev/null | head -1)"
+    if [ -z "$python" ]; then
+      log "no Python 3.11 for the torch reference: HF parity tests will be skipped"; return
+    fi
+    log "installing the PyTorch CPU reference (.venv-torch)"
+    rm -rf "$venv"
+    if ! { "$python" -m venv "$venv" && "$venv/bin/python" -m pip install -q torch==2.13.0 \
+        transformers==4.57.6 safetensors==0.8.0 numpy==2.4.6; }; then
+      log "could not install the torch reference: HF parity tests will be skipped"; return
+    fi
+  fi
+  export EMBER_TORCH_PYTHON="$venv/bin/python"
+}
