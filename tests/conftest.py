@@ -96,6 +96,25 @@ def celery_worker(worker_env, tmp_path_factory):
         sys.stderr.write(log_path.read_text()[-3000:])
 
 
+def wait_for_idle_worker(timeout: float = 180.0) -> None:
+    """Wait until the broker queues are empty and the worker runs nothing (before a test's
+    tables are flushed, so the worker is not writing into them)."""
+    import redis
+    from django.conf import settings
+
+    from webapp.config.celery import app
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+    def idle() -> bool:
+        if any(broker.llen(queue) for queue in ("default", "judge", "train")):
+            return False
+        active = app.control.inspect(timeout=1.0).active() or {}
+        return not any(active.values())
+
+    wait_until(idle, timeout=timeout, interval=0.5, what="the Celery worker to be idle")
+
+
 def wait_until(predicate, timeout: float, interval: float = 0.5, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

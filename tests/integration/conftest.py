@@ -24,8 +24,25 @@ def browser():
         browser.close()
 
 
+_OPEN_CONTEXTS: list = []
+
+
+@pytest.fixture(autouse=True)
+def _quiet_after_test(request, transactional_db):
+    """After each test (and before its tables are flushed): close its pages, so no htmx poll
+    hits the server, and let the worker finish what the test queued."""
+    yield
+    while _OPEN_CONTEXTS:
+        _OPEN_CONTEXTS.pop().close()
+    if "celery_worker" in request.fixturenames:
+        from tests.conftest import wait_for_idle_worker
+
+        wait_for_idle_worker()
+
+
 def login(browser, live_server, username: str, password: str):
     context = browser.new_context()
+    _OPEN_CONTEXTS.append(context)
     page = context.new_page()
     page.set_default_timeout(20_000)
     page.goto(f"{live_server.url}/login/")
