@@ -16,6 +16,7 @@ input. Task names are "<format>/<what is judged>", one task per rated attribute.
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,17 @@ class ConversionError(FormatError):
         self.path, self.record, self.field, self.reason = str(path), record, field, reason
         where = f"line {record}" if isinstance(record, int) else f"record {record}"
         super().__init__(f"{path}: {where}: field {field!r}: {reason}")
+
+
+def load_json_array(path: Path) -> list:
+    """A source file holding one JSON array of records, or ConversionError saying why not."""
+    try:
+        records = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ConversionError(path, error.lineno, "(json)", error.msg) from error
+    if not isinstance(records, list):
+        raise ConversionError(path, 1, "(root)", "expected a JSON array of records")
+    return records
 
 
 def _module_name(format_name: str) -> str:

@@ -22,12 +22,11 @@ The dev file gives 3,000 + 1,373 + 842 + 487 examples. Ids are
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from judging.converters import ConversionError
+from judging.converters import ConversionError, load_json_array
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
 
 FORMAT = "qa-feedback"
@@ -146,12 +145,7 @@ def _render_passages(passages: list[list[str]]) -> str:
 
 def convert_file(path: Path, **options) -> Iterator[Example]:
     split = path.stem.removesuffix("_feedback")
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ConversionError(path, error.lineno, "(json)", error.msg) from error
-    if not isinstance(records, list):
-        raise ConversionError(path, 1, "(root)", "expected a JSON array of records")
+    records = load_json_array(path)
     for index, record in enumerate(records):
         yield from _convert_record(path, split, index, record)
 

@@ -7,11 +7,10 @@ One record -> one classification example; the upstream split is kept in provenan
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from judging.converters import ConversionError
+from judging.converters import ConversionError, load_json_array
 from judging.task_format import Example, Task, TaskType
 
 FORMAT = "summedits"
@@ -39,12 +38,7 @@ def source_files(folder: Path) -> list[Path]:
 
 def convert_file(path: Path, **options) -> Iterator[Example]:
     domain = path.stem.removeprefix("summedits_")
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ConversionError(path, error.lineno, "(json)", error.msg) from error
-    if not isinstance(records, list):
-        raise ConversionError(path, 1, "(root)", "expected a JSON array of records")
+    records = load_json_array(path)
     for index, record in enumerate(records):
         where = str(index)
         for field in ("id", "doc", "summary", "label"):

@@ -19,11 +19,10 @@ the 60 distinct histories are numbered in order of first appearance (`dialogue_i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from judging.converters import ConversionError
+from judging.converters import ConversionError, load_json_array
 from judging.task_format import Example, Task, TaskType
 
 FORMAT = "usr-topical-chat"
@@ -100,12 +99,7 @@ def _label(value: float) -> str:
 
 
 def convert_file(path: Path, **options) -> Iterator[Example]:
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ConversionError(path, error.lineno, "(json)", error.msg) from error
-    if not isinstance(records, list):
-        raise ConversionError(path, 1, "(root)", "expected a JSON array of records")
+    records = load_json_array(path)
     dialogues: dict[str, int] = {}
     for index, record in enumerate(records):
         if not isinstance(record, dict):
