@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,96 +14,202 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('raters_per_item', models.PositiveSmallIntegerField(default=1)),
-                ('retrain_min_new_labels', models.PositiveIntegerField(blank=True, null=True)),
-                ('raters', models.ManyToManyField(related_name='rater_projects', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("raters_per_item", models.PositiveSmallIntegerField(default=1)),
+                ("retrain_min_new_labels", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "raters",
+                    models.ManyToManyField(
+                        related_name="rater_projects", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='TaskDefinition',
+            name="TaskDefinition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200)),
-                ('type', models.CharField(choices=[('pairwise', 'Pairwise'), ('pointwise', 'Pointwise'), ('classification', 'Classification'), ('open_ended', 'Open Ended')], max_length=20)),
-                ('title', models.CharField(max_length=500)),
-                ('description', models.TextField()),
-                ('context_fields', models.JSONField()),
-                ('output_fields', models.JSONField()),
-                ('labels', models.JSONField(default=list)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='annotation.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("pairwise", "Pairwise"),
+                            ("pointwise", "Pointwise"),
+                            ("classification", "Classification"),
+                            ("open_ended", "Open Ended"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("title", models.CharField(max_length=500)),
+                ("description", models.TextField()),
+                ("context_fields", models.JSONField()),
+                ("output_fields", models.JSONField()),
+                ("labels", models.JSONField(default=list)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="annotation.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Item',
+            name="Item",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('external_id', models.CharField(max_length=200)),
-                ('context', models.JSONField()),
-                ('reference', models.TextField(blank=True)),
-                ('gold_label', models.CharField(blank=True, max_length=100)),
-                ('split', models.CharField(choices=[('train', 'Train'), ('heldout', 'Heldout')], default='train', max_length=10)),
-                ('flame_prompt', models.TextField(help_text='INSTRUCTIONS / CONTEXT / EVALUATION rendering')),
-                ('format_version', models.CharField(max_length=40)),
-                ('content_hash', models.CharField(max_length=64)),
-                ('provenance', models.JSONField(default=dict)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='annotation.project')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='annotation.taskdefinition')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("external_id", models.CharField(max_length=200)),
+                ("context", models.JSONField()),
+                ("reference", models.TextField(blank=True)),
+                ("gold_label", models.CharField(blank=True, max_length=100)),
+                (
+                    "split",
+                    models.CharField(
+                        choices=[("train", "Train"), ("heldout", "Heldout")],
+                        default="train",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "flame_prompt",
+                    models.TextField(help_text="INSTRUCTIONS / CONTEXT / EVALUATION rendering"),
+                ),
+                ("format_version", models.CharField(max_length=40)),
+                ("content_hash", models.CharField(max_length=64)),
+                ("provenance", models.JSONField(default=dict)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="annotation.project",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="annotation.taskdefinition",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Assignment',
+            name="Assignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('rater', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='annotation.item')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                (
+                    "rater",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="annotation.item",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('item', 'rater'), name='unique_claim_per_rater')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("item", "rater"), name="unique_claim_per_rater")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Annotation',
+            name="Annotation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('label', models.CharField(max_length=100)),
-                ('submission_key', models.CharField(max_length=64, unique=True)),
-                ('seconds_spent', models.FloatField(blank=True, null=True)),
-                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='annotations', to='annotation.item')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("label", models.CharField(max_length=100)),
+                ("submission_key", models.CharField(max_length=64, unique=True)),
+                ("seconds_spent", models.FloatField(blank=True, null=True)),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="annotations",
+                        to="annotation.item",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('item', 'annotator'), name='unique_label_per_rater')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("item", "annotator"), name="unique_label_per_rater"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='taskdefinition',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='unique_task_name_per_project'),
+            model_name="taskdefinition",
+            constraint=models.UniqueConstraint(
+                fields=("project", "name"), name="unique_task_name_per_project"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='item',
-            constraint=models.UniqueConstraint(fields=('project', 'content_hash'), name='unique_item_content_per_project'),
+            model_name="item",
+            constraint=models.UniqueConstraint(
+                fields=("project", "content_hash"), name="unique_item_content_per_project"
+            ),
         ),
     ]

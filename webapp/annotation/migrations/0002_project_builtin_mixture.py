@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0001_initial'),
+        ("annotation", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='builtin_mixture',
+            model_name="project",
+            name="builtin_mixture",
             field=models.CharField(blank=True, max_length=40),
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0002_project_builtin_mixture'),
+        ("annotation", "0002_project_builtin_mixture"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='item',
-            name='label_distribution',
+            model_name="item",
+            name="label_distribution",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='taskdefinition',
-            name='scale',
+            model_name="taskdefinition",
+            name="scale",
             field=models.JSONField(blank=True, null=True),
         ),
     ]

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0003_import_fields'),
+        ("annotation", "0003_import_fields"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='annotation',
-            name='label',
+            model_name="annotation",
+            name="label",
             field=models.TextField(),
         ),
         migrations.AlterField(
-            model_name='item',
-            name='external_id',
+            model_name="item",
+            name="external_id",
             field=models.TextField(),
         ),
         migrations.AlterField(
-            model_name='item',
-            name='gold_label',
+            model_name="item",
+            name="gold_label",
             field=models.TextField(blank=True),
         ),
     ]

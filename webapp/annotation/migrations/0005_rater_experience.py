@@ -6,92 +6,126 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0004_text_labels'),
+        ("annotation", "0004_text_labels"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Skip',
+            name="Skip",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('flagged', models.BooleanField(default=False)),
-                ('reason', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("flagged", models.BooleanField(default=False)),
+                ("reason", models.TextField(blank=True)),
             ],
         ),
         migrations.RemoveConstraint(
-            model_name='annotation',
-            name='unique_label_per_rater',
+            model_name="annotation",
+            name="unique_label_per_rater",
         ),
         migrations.AddField(
-            model_name='annotation',
-            name='confidence',
+            model_name="annotation",
+            name="confidence",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='annotation',
-            name='disagreement_tag',
-            field=models.CharField(blank=True, choices=[('autorater_wrong', 'The autorater is wrong'), ('rater_wrong', 'I was wrong'), ('ambiguous', 'The item is ambiguous'), ('guidelines_unclear', 'The guidelines are unclear'), ('bad_item', 'The item is broken')], max_length=40),
+            model_name="annotation",
+            name="disagreement_tag",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("autorater_wrong", "The autorater is wrong"),
+                    ("rater_wrong", "I was wrong"),
+                    ("ambiguous", "The item is ambiguous"),
+                    ("guidelines_unclear", "The guidelines are unclear"),
+                    ("bad_item", "The item is broken"),
+                ],
+                max_length=40,
+            ),
         ),
         migrations.AddField(
-            model_name='annotation',
-            name='is_current',
+            model_name="annotation",
+            name="is_current",
             field=models.BooleanField(default=True),
         ),
         migrations.AddField(
-            model_name='annotation',
-            name='reason',
+            model_name="annotation",
+            name="reason",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='annotation',
-            name='revision',
+            model_name="annotation",
+            name="revision",
             field=models.PositiveIntegerField(default=1),
         ),
         migrations.AddField(
-            model_name='item',
-            name='adjudicated_at',
+            model_name="item",
+            name="adjudicated_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='item',
-            name='adjudicated_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="item",
+            name="adjudicated_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='is_gold',
+            model_name="item",
+            name="is_gold",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='project',
-            name='reveal_autorater_before_submit',
+            model_name="project",
+            name="reveal_autorater_before_submit",
             field=models.BooleanField(default=False),
         ),
         migrations.AddConstraint(
-            model_name='annotation',
-            constraint=models.UniqueConstraint(fields=('item', 'annotator', 'revision'), name='unique_label_revision'),
+            model_name="annotation",
+            constraint=models.UniqueConstraint(
+                fields=("item", "annotator", "revision"), name="unique_label_revision"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='annotation',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('item', 'annotator'), name='one_current_label_per_rater'),
+            model_name="annotation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_current", True)),
+                fields=("item", "annotator"),
+                name="one_current_label_per_rater",
+            ),
         ),
         migrations.AddField(
-            model_name='skip',
-            name='item',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='skips', to='annotation.item'),
+            model_name="skip",
+            name="item",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="skips",
+                to="annotation.item",
+            ),
         ),
         migrations.AddField(
-            model_name='skip',
-            name='rater',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL),
+            model_name="skip",
+            name="rater",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddConstraint(
-            model_name='skip',
-            constraint=models.UniqueConstraint(fields=('item', 'rater'), name='unique_skip_per_rater'),
+            model_name="skip",
+            constraint=models.UniqueConstraint(
+                fields=("item", "rater"), name="unique_skip_per_rater"
+            ),
         ),
     ]

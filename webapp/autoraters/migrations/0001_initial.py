@@ -5,64 +5,129 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('annotation', '0001_initial'),
-        ('jobs', '0001_initial'),
+        ("annotation", "0001_initial"),
+        ("jobs", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AutoraterVersion',
+            name="AutoraterVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('number', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('candidate', 'Candidate'), ('promoted', 'Promoted'), ('retired', 'Retired')], default='candidate', max_length=20)),
-                ('checkpoint_dir', models.CharField(max_length=500)),
-                ('snapshot_hash', models.CharField(max_length=64)),
-                ('config', models.JSONField(default=dict)),
-                ('metrics', models.JSONField(default=dict)),
-                ('incumbent_metrics', models.JSONField(blank=True, default=dict)),
-                ('promoted_at', models.DateTimeField(blank=True, null=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='autoraters.autoraterversion')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='autorater_versions', to='annotation.project')),
-                ('training_run', models.OneToOneField(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='version', to='jobs.trainingrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("number", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("candidate", "Candidate"),
+                            ("promoted", "Promoted"),
+                            ("retired", "Retired"),
+                        ],
+                        default="candidate",
+                        max_length=20,
+                    ),
+                ),
+                ("checkpoint_dir", models.CharField(max_length=500)),
+                ("snapshot_hash", models.CharField(max_length=64)),
+                ("config", models.JSONField(default=dict)),
+                ("metrics", models.JSONField(default=dict)),
+                ("incumbent_metrics", models.JSONField(blank=True, default=dict)),
+                ("promoted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="autoraters.autoraterversion",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="autorater_versions",
+                        to="annotation.project",
+                    ),
+                ),
+                (
+                    "training_run",
+                    models.OneToOneField(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="version",
+                        to="jobs.trainingrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-number'],
+                "ordering": ["-number"],
             },
         ),
         migrations.CreateModel(
-            name='ModelJudgment',
+            name="ModelJudgment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('label', models.CharField(blank=True, max_length=100)),
-                ('confidence', models.FloatField(null=True)),
-                ('probabilities', models.JSONField(default=dict)),
-                ('order_probabilities', models.JSONField(default=dict)),
-                ('consistent', models.BooleanField(null=True)),
-                ('valid', models.BooleanField(default=True)),
-                ('format_version', models.CharField(max_length=40)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='model_judgments', to='annotation.item')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='judgments', to='autoraters.autoraterversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("label", models.CharField(blank=True, max_length=100)),
+                ("confidence", models.FloatField(null=True)),
+                ("probabilities", models.JSONField(default=dict)),
+                ("order_probabilities", models.JSONField(default=dict)),
+                ("consistent", models.BooleanField(null=True)),
+                ("valid", models.BooleanField(default=True)),
+                ("format_version", models.CharField(max_length=40)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="model_judgments",
+                        to="annotation.item",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="judgments",
+                        to="autoraters.autoraterversion",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='autoraterversion',
-            constraint=models.UniqueConstraint(fields=('project', 'number'), name='unique_version_number'),
+            model_name="autoraterversion",
+            constraint=models.UniqueConstraint(
+                fields=("project", "number"), name="unique_version_number"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='autoraterversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'promoted')), fields=('project',), name='one_promoted_version_per_project'),
+            model_name="autoraterversion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "promoted")),
+                fields=("project",),
+                name="one_promoted_version_per_project",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modeljudgment',
-            constraint=models.UniqueConstraint(fields=('item', 'version'), name='unique_judgment_per_version'),
+            model_name="modeljudgment",
+            constraint=models.UniqueConstraint(
+                fields=("item", "version"), name="unique_judgment_per_version"
+            ),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('autoraters', '0001_initial'),
+        ("autoraters", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='modeljudgment',
-            name='label',
+            model_name="modeljudgment",
+            name="label",
             field=models.TextField(blank=True),
         ),
     ]

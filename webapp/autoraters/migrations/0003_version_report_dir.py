@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('autoraters', '0002_text_labels'),
+        ("autoraters", "0002_text_labels"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='autoraterversion',
-            name='report_dir',
+            model_name="autoraterversion",
+            name="report_dir",
             field=models.CharField(blank=True, max_length=500),
         ),
     ]
