@@ -7,37 +7,29 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from judging.task_format import FormatError
-from webapp.annotation.management.commands.export_examples import EXPORTERS
-from webapp.annotation.models import Project
-from webapp.annotation.selectors import user_is_admin
-from webapp.annotation.transfer import examples_import
+from webapp.annotation.access import project_for_admin
+from webapp.annotation.transfer import EXPORTERS, examples_import
 
 SUFFIX = {"jsonl": ".jsonl", "pairs": ".pairs.jsonl", "csv": ".csv"}
-
-
-def _admin_project(request: HttpRequest, slug: str) -> Project:
-    if not user_is_admin(request.user):
-        raise PermissionDenied("Only admins import and export data.")
-    return get_object_or_404(Project, slug=slug)
 
 
 @login_required
 @require_GET
 def data_page(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _admin_project(request, slug)
+    project = project_for_admin(request.user, slug)
     return render(request, "annotation/data.html", {"project": project, "formats": SUFFIX})
 
 
 @login_required
 @require_POST
 def data_import(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _admin_project(request, slug)
+    project = project_for_admin(request.user, slug)
     upload = request.FILES.get("file")
     context = {"project": project, "formats": SUFFIX}
     if upload is None:
@@ -70,7 +62,7 @@ def data_import(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def data_export(request: HttpRequest, slug: str, fmt: str) -> FileResponse:
-    project = _admin_project(request, slug)
+    project = project_for_admin(request.user, slug)
     if fmt not in EXPORTERS:
         raise Http404("unknown export format")
     handle = tempfile.NamedTemporaryFile(suffix=SUFFIX[fmt])  # removed when the response closes

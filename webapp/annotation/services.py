@@ -67,6 +67,33 @@ def item_content_hash(example: Example) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def item_build(
+    *,
+    project: Project,
+    definition: TaskDefinition,
+    task: Task,
+    example: Example,
+    heldout: bool = False,
+    is_gold: bool = False,
+) -> Item:
+    """An unsaved Item for an example, with its FLAMe rendering and content hash."""
+    return Item(
+        project=project,
+        task=definition,
+        external_id=example.id or item_content_hash(example)[:16],
+        context=example.context,
+        reference=example.reference or "",
+        gold_label=example.label or "",
+        label_distribution=example.label_distribution,
+        split=Item.Split.HELDOUT if heldout else Item.Split.TRAIN,
+        is_gold=is_gold and bool(example.label),
+        flame_prompt=render_prompt(task, example),
+        format_version=FORMAT_VERSION,
+        content_hash=item_content_hash(example),
+        provenance=example.provenance,
+    )
+
+
 def items_create(
     *,
     project: Project,
@@ -81,19 +108,13 @@ def items_create(
     for example in examples:
         validate_example(task, example)
         rows.append(
-            Item(
+            item_build(
                 project=project,
-                task=definition,
-                external_id=example.id or item_content_hash(example)[:16],
-                context=example.context,
-                reference=example.reference or "",
-                gold_label=example.label or "",
-                split=Item.Split.HELDOUT if example.id in heldout_ids else Item.Split.TRAIN,
-                is_gold=is_gold and bool(example.label),
-                flame_prompt=render_prompt(task, example),
-                format_version=FORMAT_VERSION,
-                content_hash=item_content_hash(example),
-                provenance=example.provenance,
+                definition=definition,
+                task=task,
+                example=example,
+                heldout=example.id in heldout_ids,
+                is_gold=is_gold,
             )
         )
     with transaction.atomic():

@@ -21,20 +21,18 @@ from django.utils.text import slugify
 
 from judging.splits import is_heldout
 from judging.task_format import (
-    FORMAT_VERSION,
     RESPONSE_A,
     RESPONSE_B,
     Example,
     Task,
     TaskType,
     iter_jsonl,
-    render_prompt,
     render_value,
     write_jsonl_atomic,
 )
 from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
 from webapp.annotation.selectors import task_of
-from webapp.annotation.services import item_content_hash
+from webapp.annotation.services import item_build
 
 CHUNK = 2000
 TASK_CONFLICT = (
@@ -73,26 +71,6 @@ def _definition_for(project: Project, task: Task, known: dict, where: str) -> Ta
     return definition
 
 
-def _item(
-    project: Project, definition: TaskDefinition, task: Task, example: Example, heldout_percent: int
-) -> Item:
-    split = Item.Split.HELDOUT if is_heldout(example, heldout_percent) else Item.Split.TRAIN
-    return Item(
-        project=project,
-        task=definition,
-        external_id=example.id or item_content_hash(example)[:16],
-        context=example.context,
-        reference=example.reference or "",
-        gold_label=example.label or "",
-        label_distribution=example.label_distribution,
-        split=split,
-        flame_prompt=render_prompt(task, example),
-        format_version=FORMAT_VERSION,
-        content_hash=item_content_hash(example),
-        provenance=example.provenance,
-    )
-
-
 def examples_import(
     *, project: Project, path: Path | str, heldout_percent: int = 0
 ) -> ImportResult:
@@ -104,7 +82,15 @@ def examples_import(
         chunk: list[Item] = []
         for line_number, (task, example) in enumerate(iter_jsonl(path), start=1):
             definition = _definition_for(project, task, definitions, f"{path}:{line_number}")
-            chunk.append(_item(project, definition, task, example, heldout_percent))
+            chunk.append(
+                item_build(
+                    project=project,
+                    definition=definition,
+                    task=task,
+                    example=example,
+                    heldout=is_heldout(example, heldout_percent),
+                )
+            )
             result.per_task[task.name] += 1
             if len(chunk) >= CHUNK:
                 _insert(chunk)
@@ -232,3 +218,10 @@ def examples_export_csv(*, project: Project, path: Path | str) -> int:
         return count
 
     return _write_atomic(path, write)
+
+
+EXPORTERS = {
+    "jsonl": examples_export_jsonl,
+    "pairs": preference_pairs_export,
+    "csv": examples_export_csv,
+}

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
 from judging.task_format import RESPONSE_A, RESPONSE_B, TaskType
+from webapp.annotation.access import project_for_adjudicator, project_for_rater
 from webapp.annotation.models import Annotation, Item, Project
 from webapp.annotation.selectors import (
     annotation_for,
@@ -35,13 +36,6 @@ from webapp.annotation.services import (
 from webapp.autoraters.selectors import judgment_for, version_promoted_for
 
 PAIRWISE_KEYS = {"A": "a", "B": "b", "tie": "t"}
-
-
-def _project_for(request: HttpRequest, slug: str) -> Project:
-    project = get_object_or_404(Project, slug=slug)
-    if not project_list_for_user(request.user).filter(pk=project.pk).exists():
-        raise PermissionDenied("You are not a rater of this project.")
-    return project
 
 
 def _item_of(project: Project, item_id: int) -> Item:
@@ -118,7 +112,7 @@ def _panel(request: HttpRequest, context: dict) -> HttpResponse:
 @require_GET
 def queue(request: HttpRequest, slug: str) -> HttpResponse:
     """The next item. `?after=ID` preloads the one after the item on screen."""
-    project = _project_for(request, slug)
+    project = project_for_rater(request.user, slug)
     after = request.GET.get("after", "")
     exclude = [int(after)] if after.isdigit() else []
     item = assignment_claim_next(project=project, rater=request.user, exclude_item_ids=exclude)
@@ -129,7 +123,7 @@ def queue(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def item_edit(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     """An item the rater already labelled, to change the label (a new revision)."""
-    project = _project_for(request, slug)
+    project = project_for_rater(request.user, slug)
     item = _item_of(project, item_id)
     if annotation_for(item=item, user=request.user) is None:
         raise PermissionDenied("You have not labelled this item.")
@@ -166,7 +160,7 @@ def _reveal(request: HttpRequest, project: Project, item: Item) -> HttpResponse:
 @login_required
 @require_POST
 def submit_label(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
-    project = _project_for(request, slug)
+    project = project_for_rater(request.user, slug)
     item = _item_of(project, item_id)
     key = request.POST.get("submission_key") or uuid.uuid4().hex
     try:
@@ -195,7 +189,7 @@ def submit_label(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def skip_item(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
-    project = _project_for(request, slug)
+    project = project_for_rater(request.user, slug)
     item = _item_of(project, item_id)
     annotation_skip(
         item=item,
@@ -210,7 +204,7 @@ def skip_item(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def tag_disagreement(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
-    project = _project_for(request, slug)
+    project = project_for_rater(request.user, slug)
     item = _item_of(project, item_id)
     annotation = annotation_for(item=item, user=request.user)
     if annotation is None:
@@ -226,7 +220,7 @@ def tag_disagreement(request: HttpRequest, slug: str, item_id: int) -> HttpRespo
 @require_GET
 def autorater_verdict(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     """The autorater's verdict for an item; blind-first, so only after the rater labelled it."""
-    project = _project_for(request, slug)
+    project = project_for_rater(request.user, slug)
     item = _item_of(project, item_id)
     context = _reveal_context(request, project, item)
     if context["annotation"] is None and not project.reveal_autorater_before_submit:
@@ -234,23 +228,17 @@ def autorater_verdict(request: HttpRequest, slug: str, item_id: int) -> HttpResp
     return render(request, "annotation/reveal.html#autorater-verdict", context)
 
 
-def _adjudicator_project(request: HttpRequest, slug: str) -> Project:
-    if not user_can_adjudicate(request.user):
-        raise PermissionDenied("Only analysts and admins adjudicate.")
-    return get_object_or_404(Project, slug=slug)
-
-
 @login_required
 @require_GET
 def adjudication(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _adjudicator_project(request, slug)
+    project = project_for_adjudicator(request.user, slug)
     items = list(items_needing_adjudication(project)[:200])
     return render(request, "annotation/adjudication.html", {"project": project, "items": items})
 
 
 @login_required
 def adjudicate_item(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
-    project = _adjudicator_project(request, slug)
+    project = project_for_adjudicator(request.user, slug)
     item = _item_of(project, item_id)
     error = None
     if request.method == "POST":

@@ -1,17 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from webapp.annotation.models import Project
-from webapp.annotation.transfer import (
-    examples_export_csv,
-    examples_export_jsonl,
-    preference_pairs_export,
-)
-
-EXPORTERS = {
-    "jsonl": examples_export_jsonl,
-    "pairs": preference_pairs_export,
-    "csv": examples_export_csv,
-}
+from webapp.annotation.transfer import EXPORTERS
 
 
 class Command(BaseCommand):

@@ -1,0 +1,32 @@
+"""Who may open a project's pages: raters (their projects), analysts and admins."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+
+from webapp.annotation.models import Project
+from webapp.annotation.selectors import (
+    project_list_for_user,
+    user_can_adjudicate,
+    user_is_admin,
+)
+
+
+def project_for_rater(user, slug: str) -> Project:
+    project = get_object_or_404(Project, slug=slug)
+    if not project_list_for_user(user).filter(pk=project.pk).exists():
+        raise PermissionDenied("You are not a rater of this project.")
+    return project
+
+
+def project_for_admin(user, slug: str) -> Project:
+    if not user_is_admin(user):
+        raise PermissionDenied("Only admins can do this.")
+    return get_object_or_404(Project, slug=slug)
+
+
+def project_for_adjudicator(user, slug: str) -> Project:
+    if not user_can_adjudicate(user):
+        raise PermissionDenied("Only analysts and admins can do this.")
+    return get_object_or_404(Project, slug=slug)
