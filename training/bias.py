@@ -385,3 +385,62 @@ def run_bias_suite(
         "biases": {name: results[name] for name in BIASES},
         "average": sum(values) / len(values) if values else None,
     }
+
+
+# --- from compact aggregates ------------------------------------------------------------------
+
+
+def position_statistics_from_counts(
+    counts: Mapping[tuple[str | None, str | None], int],
+) -> dict[str, Any]:
+    """position_statistics() from counts of (pick in the given order, pick in the swapped
+    order) over two-order verdicts; None marks an invalid pick. Adds Wilson CIs."""
+    from training.metrics import wilson_interval
+
+    n = sum(counts.values())
+    consistent = sum(c for (ab, ba), c in counts.items() if ab is not None and ab == ba)
+    first = counts.get(("A", "B"), 0)
+    second = counts.get(("B", "A"), 0)
+    if not n:
+        return position_statistics([])
+    return {
+        "n": n,
+        "consistency": consistent / n,
+        "prefer_first": first / n,
+        "prefer_second": second / n,
+        "delta_bias": abs(first - second) / n,
+        "total_bias": (first + second) / n,
+        "ci": {
+            "consistency": wilson_interval(consistent, n),
+            "prefer_first": wilson_interval(first, n),
+            "prefer_second": wilson_interval(second, n),
+        },
+    }
+
+
+def length_preference_from_counts(
+    counts: Mapping[tuple[str | None, str | None, str], int],
+) -> dict[str, Any]:
+    """CoBBLEr's length bias (as in length_probe) from counts of (pick given order, pick swapped
+    order, which response is longer: "A", "B" or "=") over pairwise verdicts: among valid,
+    consistent A/B picks of unequal length, |fraction won by the longer response - 0.5|."""
+    from training.metrics import wilson_interval
+
+    longer = shorter = 0
+    for (ab, ba, longest), c in counts.items():
+        if ab is None or ab != ba or ab not in ("A", "B") or longest not in ("A", "B"):
+            continue
+        if ab == longest:
+            longer += c
+        else:
+            shorter += c
+    counted = longer + shorter
+    if not counted:
+        return {"value": None, "long_bias": None, "short_bias": None, "counted": 0, "ci": None}
+    return {
+        "value": abs(longer / counted - 0.5),
+        "long_bias": longer / counted,
+        "short_bias": shorter / counted,
+        "counted": counted,
+        "ci": wilson_interval(longer, counted),
+    }
