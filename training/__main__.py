@@ -1,6 +1,8 @@
 """CLI.
 
 python -m training train --data SNAPSHOT.jsonl --out DIR [--preset demo] [--steps N]
+    [--set FIELD=VALUE ...] [--state-dir DIR] [--init-checkpoint DIR]
+    (multi-process: set EMBER_COORDINATOR, EMBER_NUM_PROCESSES, EMBER_PROCESS_ID per process)
 python -m training evaluate --model DIR --data FILE.jsonl      (prints JSON)
 python -m training evaluate --model DIR --data A.jsonl B.jsonl --report OUT_DIR
     (writes OUT_DIR/report.json and PNG pictures; see training/report.py)
@@ -24,6 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     train_cmd.add_argument("--preset", default="demo")
     train_cmd.add_argument("--steps", type=int)
     train_cmd.add_argument("--seed", type=int)
+    train_cmd.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a TrainConfig field (VALUE is JSON, else a string), e.g. "
+        "--set grad_accum_steps=4 --set dtype=bfloat16",
+    )
+    train_cmd.add_argument("--state-dir", help="resumable state; resumes if it holds one")
+    train_cmd.add_argument("--init-checkpoint", help="start from this saved judge")
     eval_cmd = sub.add_parser("evaluate", help="evaluate a checkpoint on labelled JSONL")
     eval_cmd.add_argument("--model", required=True)
     eval_cmd.add_argument("--data", required=True, nargs="+")
@@ -54,12 +66,30 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "train":
         overrides = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
-        config = TrainConfig.preset(args.preset, **overrides)
+        try:
+            for item in args.set:
+                field, _, value = item.partition("=")
+                try:
+                    overrides[field] = json.loads(value)
+                except json.JSONDecodeError:
+                    overrides[field] = value
+            config = TrainConfig.preset(args.preset, **overrides)
+        except (ValueError, TypeError) as error:
+            print(f"error: bad --set/--preset: {error}", file=sys.stderr)
+            return 2
 
         def progress(step: int, total: int, loss: float) -> None:
             print(f"step {step}/{total} loss {loss:.4f}", file=sys.stderr, flush=True)
 
-        result = train(tasks, examples, config, args.out, on_progress=progress)
+        result = train(
+            tasks,
+            examples,
+            config,
+            args.out,
+            on_progress=progress,
+            state_dir=args.state_dir,
+            init_checkpoint=args.init_checkpoint,
+        )
         print(
             json.dumps(
                 {
