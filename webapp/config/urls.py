@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from webapp.annotation import data_views
 from webapp.annotation import views as annotation_views
 from webapp.annotation.auth_views import RateLimitedLoginView
+from webapp.api.api import api
 from webapp.autoraters import views as autorater_views
 from webapp.jobs import views as jobs_views
 
@@ -42,6 +43,18 @@ urlpatterns = [
     path("p/<slug:slug>/autorater/", jobs_views.autorater_page, name="autorater"),
     path("p/<slug:slug>/retrain/", jobs_views.retrain, name="retrain"),
     path("runs/<int:run_id>/progress/", jobs_views.run_progress, name="run-progress"),
+    path("runs/<int:run_id>/cancel/", jobs_views.run_cancel, name="run-cancel"),
+    path(
+        "p/<slug:slug>/training-settings/",
+        jobs_views.training_settings_update,
+        name="training-settings",
+    ),
+    path("p/<slug:slug>/rollback/", jobs_views.version_rollback_view, name="version-rollback"),
+    path(
+        "versions/<int:version_id>/promote/",
+        jobs_views.version_promote_view,
+        name="version-promote",
+    ),
     path(
         "versions/<int:version_id>/report/", autorater_views.version_report, name="version-report"
     ),
@@ -51,4 +64,6 @@ urlpatterns = [
         name="version-report-picture",
     ),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("", include("webapp.api.urls")),
 ]

@@ -13,7 +13,8 @@ import dj_database_url
 BASE_DIR = Path(__file__).resolve().parents[3]
 VAR_DIR = Path(os.environ.get("EMBER_VAR_DIR", BASE_DIR / "var"))
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "ember-insecure-local-development-key")
+INSECURE_DEFAULT_SECRET_KEY = "ember-insecure-local-development-key"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
 DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 
@@ -29,6 +30,9 @@ INSTALLED_APPS = [
     "webapp.annotation",
     "webapp.autoraters",
     "webapp.jobs",
+    "webapp.insights",
+    "ninja",
+    "webapp.api",
 ]
 
 MIDDLEWARE = [
@@ -132,5 +136,11 @@ EMBER_DEMO_MIXTURE_PER_TASK = int(os.environ.get("EMBER_DEMO_MIXTURE_PER_TASK", 
 EMBER_MAX_IMPORT_BYTES = int(os.environ.get("EMBER_MAX_IMPORT_BYTES", str(200 * 1024 * 1024)))
 # Items scored per judge task.
 EMBER_JUDGE_BATCH = int(os.environ.get("EMBER_JUDGE_BATCH", "64"))
+# API (webapp/api): requests per token and minute; examples per push; items judged in the
+# request (more become a queued judge job). Bodies over DATA_UPLOAD_MAX_MEMORY_SIZE get 413.
+EMBER_API_RATE = os.environ.get("EMBER_API_RATE", "1200/m")
+EMBER_API_MAX_ITEMS_PER_REQUEST = int(os.environ.get("EMBER_API_MAX_ITEMS_PER_REQUEST", "5000"))
+EMBER_API_JUDGE_SYNC_MAX = int(os.environ.get("EMBER_API_JUDGE_SYNC_MAX", "32"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("EMBER_MAX_BODY_BYTES", str(5 * 1024 * 1024)))
 
 from webapp.config.settings.celery import *  # noqa: E402,F403

@@ -1,0 +1,28 @@
+"""Ember's REST API (django-ninja): /api/v1/, schema at /api/v1/openapi.json, docs at
+/api/v1/docs. Bearer tokens only (no session cookies, so no CSRF surface)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from ninja import NinjaAPI
+from ninja.throttling import AuthRateThrottle
+
+from webapp.api import errors
+from webapp.api.auth import TokenAuth
+from webapp.api.routers import account, export, items, jobs, judge, judgments, projects, versions
+
+api = NinjaAPI(
+    title="Ember API",
+    version="1",
+    description=(
+        "Push items, start training jobs, read human and autorater judgments and ask the "
+        "live autorater for verdicts. Authenticate with 'Authorization: Bearer <token>' "
+        "(create tokens on the API tokens page or with manage.py create_api_token)."
+    ),
+    auth=TokenAuth(),
+    throttle=[AuthRateThrottle(settings.EMBER_API_RATE)],
+    urls_namespace="api-v1",
+)
+errors.register(api)
+for module in (account, projects, items, judgments, jobs, versions, judge, export):
+    api.add_router("", module.router)

@@ -1,0 +1,30 @@
+"""Reads for the API: which projects a user reaches, tokens, judge job progress."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from webapp.annotation.models import Project
+from webapp.annotation.selectors import project_list_for_user, user_can_adjudicate
+from webapp.api.models import ApiToken, JudgeJob
+from webapp.autoraters.models import ModelJudgment
+
+
+def projects_for_api(user) -> QuerySet[Project]:
+    """Raters reach their projects; analysts and admins reach every project."""
+    if user_can_adjudicate(user):
+        return Project.objects.all()
+    return project_list_for_user(user)
+
+
+def tokens_for_user(user) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+def judge_job_progress(job: JudgeJob) -> dict:
+    total = len(job.item_ids)
+    if job.version_id is None:
+        return {"status": "failed", "total": total, "judged": 0}
+    judged = ModelJudgment.objects.filter(version_id=job.version_id, item_id__in=job.item_ids)
+    done = judged.count()
+    return {"status": "done" if done >= total else "queued", "total": total, "judged": done}
