@@ -30,7 +30,6 @@ INSTALLED_APPS = [
     "webapp.annotation",
     "webapp.autoraters",
     "webapp.jobs",
-    "webapp.insights",
     "ninja",
     "webapp.api",
 ]
