@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 
+import kombu.exceptions
+import redis.exceptions
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
@@ -14,6 +17,8 @@ from webapp.annotation.models import Item, Project
 from webapp.annotation.selectors import item_example, task_of
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 from webapp.autoraters.selectors import version_promoted_for
+
+logger = logging.getLogger(__name__)
 
 
 def version_register(
@@ -26,9 +31,18 @@ def version_register(
     metrics: dict,
     incumbent_metrics: dict,
     parent: AutoraterVersion | None,
+    recipe: str = "",
+    mixture_weights: dict | None = None,
+    gate: dict | None = None,
 ) -> AutoraterVersion:
+    """Register a trained version with its lineage. A run registers one version at most: a run
+    that resumes after registering gets the same version back (never a duplicate)."""
     with transaction.atomic():
         Project.objects.select_for_update().get(pk=project.pk)
+        if training_run is not None:
+            existing = AutoraterVersion.objects.filter(training_run=training_run).first()
+            if existing is not None:
+                return existing
         number = (project.autorater_versions.aggregate(n=Max("number"))["n"] or 0) + 1
         return AutoraterVersion.objects.create(
             project=project,
@@ -40,11 +54,31 @@ def version_register(
             metrics=metrics,
             incumbent_metrics=incumbent_metrics,
             parent=parent,
+            recipe=recipe,
+            mixture_weights=mixture_weights or {},
+            gate=gate or {},
         )
 
 
+def version_rollback(*, project: Project) -> AutoraterVersion:
+    """Put the version that was live before the current one back (by hand)."""
+    live = version_promoted_for(project.pk)
+    previous = (
+        AutoraterVersion.objects.filter(
+            project=project, status=AutoraterVersion.Status.RETIRED, promoted_at__isnull=False
+        )
+        .exclude(pk=getattr(live, "pk", None))
+        .order_by("-promoted_at")
+        .first()
+    )
+    if previous is None:
+        raise ValueError("no earlier live version to roll back to")
+    return version_promote(version=previous)
+
+
 def version_promote(*, version: AutoraterVersion) -> AutoraterVersion:
-    """Make this version the project's live autorater and have it judge every item."""
+    """Make this version the project's live autorater and have it re-judge every item (in
+    batches on the judge queue)."""
     with transaction.atomic():
         Project.objects.select_for_update().get(pk=version.project_id)
         version.refresh_from_db()
@@ -68,8 +102,14 @@ def judgments_enqueue(*, version: AutoraterVersion, item_ids: Sequence[int]) -> 
 
     batch = settings.EMBER_JUDGE_BATCH
     batches = [list(item_ids[i : i + batch]) for i in range(0, len(item_ids), batch)]
-    for chunk in batches:
-        judge_items_task.delay(version.pk, chunk)
+    for sent, chunk in enumerate(batches):
+        try:
+            judge_items_task.apply_async((version.pk, chunk), retry=False)
+        except (kombu.exceptions.OperationalError, redis.exceptions.ConnectionError) as error:
+            # The broker is down: what was written stays written; the jobs recover check
+            # (beat) sends the live version's missing judgments once the broker is back.
+            logger.warning("judging not queued (%s); the recover check will send it", error)
+            return sent
     return len(batches)
 
 

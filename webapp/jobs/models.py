@@ -1,9 +1,40 @@
-"""Training runs: a state machine moved under a row lock (queued -> running -> done)."""
+"""Training runs: a state machine moved under a row lock (queued -> running -> done), the
+per-project training settings (recipe, mixture weights, promotion gate) and tail-patch probes."""
 
 from django.conf import settings
 from django.db import models
 
 from webapp.common.models import TimeStampedModel
+
+
+class Recipe(models.TextChoices):
+    # FLAMe: multitask training on the mixture (built-in tasks + the project's human labels).
+    FLAME = "flame", "FLAMe"
+    # FLAMe-RM: the live version (or a fresh FLAMe run) fine-tuned on the balanced RM mixture.
+    RM = "rm", "FLAMe-RM"
+    # FLAMe-Opt-RM: tail-patch probes per task set the mixture weights, then FLAMe training.
+    OPT_RM = "opt-rm", "FLAMe-Opt-RM"
+
+
+class TrainingSettings(TimeStampedModel):
+    """How a project's autorater is trained and when a new version may replace the live one."""
+
+    project = models.OneToOneField(
+        "annotation.Project", on_delete=models.CASCADE, related_name="training_settings"
+    )
+    recipe = models.CharField(max_length=20, choices=Recipe.choices, default=Recipe.FLAME)
+    # Task name -> sampling weight (renormalised); empty: examples-proportional with a cap.
+    mixture_weights = models.JSONField(default=dict, blank=True)
+    # TrainConfig fields overriding the preset for this project's runs, e.g. {"steps": 500}.
+    config_overrides = models.JSONField(default=dict, blank=True)
+    # Gate: a candidate may lose at most this much held-out accuracy to the live version,
+    # beyond the paired bootstrap noise of the difference ...
+    gate_agreement_tolerance = models.FloatField(default=0.0)
+    # ... and its position bias (JudgeLM total bias) may grow by at most this much.
+    gate_bias_tolerance = models.FloatField(default=0.05)
+
+    def __str__(self) -> str:
+        return f"training settings of {self.project_id}"
 
 
 class TrainingRun(TimeStampedModel):
@@ -29,11 +60,22 @@ class TrainingRun(TimeStampedModel):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    recipe = models.CharField(max_length=20, choices=Recipe.choices, default=Recipe.FLAME)
     preset = models.CharField(max_length=40)
+    # Requested TrainConfig overrides (on top of the preset and the project's overrides).
+    config_overrides = models.JSONField(default=dict, blank=True)
     config = models.JSONField(default=dict)
+    # The sampling weights the run trained with (lineage).
+    mixture_weights = models.JSONField(default=dict, blank=True)
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
     loss_history = models.JSONField(default=list)
+    # Live progress: training steps per second over the last interval, seconds left.
+    steps_per_second = models.FloatField(null=True, blank=True)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    # Evaluation on the held-out human labels, and the gate's decision (shown while it runs).
+    metrics = models.JSONField(default=dict, blank=True)
+    gate = models.JSONField(default=dict, blank=True)
     snapshot_path = models.CharField(max_length=500, blank=True)
     snapshot_hash = models.CharField(max_length=64, blank=True)
     snapshot_examples = models.PositiveIntegerField(default=0)
@@ -41,6 +83,19 @@ class TrainingRun(TimeStampedModel):
     labels_cutoff_id = models.BigIntegerField(default=0)
     phase = models.CharField(max_length=40, blank=True)
     error = models.TextField(blank=True)
+    # Reliability: who holds the run (a lease renewed by a heartbeat), how often it started.
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0)
+    lease_token = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # Where the periodic training state lives (resume after a crash), and the step resumed at.
+    state_dir = models.CharField(max_length=500, blank=True)
+    resumed_from_step = models.PositiveIntegerField(default=0)
+    # FLAMe-RM / FLAMe-Opt-RM: the checkpoint fine-tuned or tail-patch probed from.
+    base_checkpoint = models.CharField(max_length=500, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -64,3 +119,24 @@ class TrainingRun(TimeStampedModel):
     @property
     def last_loss(self) -> float | None:
         return self.loss_history[-1][1] if self.loss_history else None
+
+
+class TailPatchProbe(TimeStampedModel):
+    """One task's tail-patch probe in a FLAMe-Opt-RM run (fanned out as a Celery group)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        DONE = "done"
+        FAILED = "failed"
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="probes")
+    task_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["task_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "task_name"], name="one_probe_per_run_task")
+        ]

@@ -1,27 +1,91 @@
-"""Training runs: request, execute (snapshot -> train -> evaluate -> register -> promote)."""
+"""Training runs: request, cancel, execute (snapshot -> [tail-patch] -> train -> evaluate ->
+gate -> register -> report -> promote), the beat checks (fold-and-retrain, recover)."""
 
 from __future__ import annotations
 
 import logging
+import time
 import traceback
+from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from webapp.annotation.models import Annotation, Project
+from webapp.annotation.models import Annotation, Item, Project
+from webapp.autoraters.models import AutoraterVersion
 from webapp.autoraters.selectors import version_promoted_for
-from webapp.autoraters.services import version_promote, version_register
-from webapp.jobs.models import TrainingRun
-from webapp.jobs.snapshots import dataset_snapshot_export, heldout_examples, project_tasks
+from webapp.autoraters.services import judgments_enqueue, version_promote, version_register
+from webapp.jobs import recipes
+from webapp.jobs.leases import TRANSIENT_ERRORS, Heartbeat, db_reset, lease_expired, run_claim
+from webapp.jobs.models import Recipe, TailPatchProbe, TrainingRun, TrainingSettings
+from webapp.jobs.snapshots import (
+    Snapshot,
+    dataset_snapshot_export,
+    heldout_examples,
+    project_tasks,
+)
 
 logger = logging.getLogger(__name__)
 
-INTERRUPTED = "Interrupted: the worker stopped during this run. Request a new retrain."
+
+class TransientRunError(Exception):
+    """The database or broker was unreachable: retry the message with the run's lease."""
+
+    def __init__(self, run_id: int, token: str, cause: BaseException) -> None:
+        super().__init__(f"run {run_id}: {type(cause).__name__}: {cause}")
+        self.run_id = run_id
+        self.token = token
 
 
-def training_run_request(*, project: Project, trigger: str, requested_by=None) -> TrainingRun:
+class RunStopped(Exception):
+    """Cancelled by an admin, or the lease went to another worker."""
+
+
+class LeaseLost(RunStopped):
+    pass
+
+
+# --- settings and requests ----------------------------------------------------------------
+
+
+def training_settings_for(project: Project) -> TrainingSettings:
+    found, _ = TrainingSettings.objects.get_or_create(project=project)
+    return found
+
+
+def train_config_for(*, preset: str, project_overrides: dict, run_overrides: dict):
+    """The TrainConfig of a run: preset < deployment overrides < project's < the run's."""
+    from training.config import TrainConfig
+
+    overrides = {**settings.EMBER_TRAIN_OVERRIDES, **project_overrides, **run_overrides}
+    try:
+        return TrainConfig.preset(preset, **overrides)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"invalid training config overrides {overrides}: {error}") from error
+
+
+def training_run_request(
+    *,
+    project: Project,
+    trigger: str,
+    requested_by=None,
+    recipe: str | None = None,
+    config_overrides: dict | None = None,
+) -> TrainingRun:
     """Queue a retrain; if one is already queued or running, return that one instead."""
+    project_settings = training_settings_for(project)
+    recipe = recipe or project_settings.recipe
+    if recipe not in Recipe.values:
+        raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(Recipe.values)}")
+    config_overrides = dict(config_overrides or {})
+    train_config_for(
+        preset=settings.EMBER_TRAIN_PRESET,
+        project_overrides=project_settings.config_overrides,
+        run_overrides=config_overrides,
+    )
     with transaction.atomic():
         Project.objects.select_for_update().get(pk=project.pk)
         active = project.training_runs.filter(status__in=TrainingRun.ACTIVE).first()
@@ -31,12 +95,26 @@ def training_run_request(*, project: Project, trigger: str, requested_by=None) -
             project=project,
             trigger=trigger,
             requested_by=requested_by,
+            recipe=recipe,
             preset=settings.EMBER_TRAIN_PRESET,
+            config_overrides=config_overrides,
+            enqueued_at=timezone.now(),
         )
-        from webapp.jobs.tasks import training_run_execute_task
-
-        transaction.on_commit(lambda: training_run_execute_task.delay(run.pk))
+        transaction.on_commit(lambda: run_enqueue(run.pk))
     return run
+
+
+def run_enqueue(run_id: int, resume_token: str | None = None) -> bool:
+    """Send the run's message; if the broker is down, the recover check sends it later."""
+    from webapp.jobs.tasks import training_run_execute_task
+
+    kwargs = {"resume_token": resume_token} if resume_token else {}
+    try:
+        training_run_execute_task.apply_async((run_id,), kwargs, retry=False)
+    except TRANSIENT_ERRORS as error:
+        logger.warning("run %s: broker unreachable (%s); the recover check resends", run_id, error)
+        return False
+    return True
 
 
 def training_run_bootstrap(*, project: Project) -> TrainingRun | None:
@@ -49,112 +127,376 @@ def training_run_bootstrap(*, project: Project) -> TrainingRun | None:
     return training_run_request(project=project, trigger=TrainingRun.Trigger.BOOTSTRAP)
 
 
-def _run_update(run_id: int, **fields) -> None:
-    TrainingRun.objects.filter(pk=run_id).update(**fields, updated_at=timezone.now())
-
-
-def _run_start(run_id: int) -> TrainingRun | None:
-    """queued -> running under a row lock; a redelivered message does nothing twice."""
+def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
+    """Queued: cancelled now. Running: the worker stops at its next step (keeping a checkpoint)."""
     with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None:
-            return None
-        if run.status == TrainingRun.Status.RUNNING:
-            # The message came back because the worker died mid-run: fail cleanly.
-            run.status = TrainingRun.Status.FAILED
-            run.error = INTERRUPTED
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.status == TrainingRun.Status.QUEUED:
+            run.status = TrainingRun.Status.CANCELLED
             run.finished_at = timezone.now()
-            run.save(update_fields=["status", "error", "finished_at", "updated_at"])
-            return None
-        if run.status != TrainingRun.Status.QUEUED:
-            return None
-        run.status = TrainingRun.Status.RUNNING
-        run.started_at = timezone.now()
-        run.phase = "snapshot"
-        run.save(update_fields=["status", "started_at", "phase", "updated_at"])
-        return run
+            run.phase = "cancelled"
+        elif run.status == TrainingRun.Status.RUNNING:
+            run.cancel_requested = True
+        run.save()
+    return run
 
 
-def training_run_execute(*, run_id: int) -> TrainingRun | None:
-    run = _run_start(run_id)
+# --- execution ----------------------------------------------------------------------------
+
+
+def _held(run: TrainingRun):
+    return TrainingRun.objects.filter(
+        pk=run.pk, lease_token=run.lease_token, status=TrainingRun.Status.RUNNING
+    )
+
+
+def _run_update(run: TrainingRun, **fields) -> None:
+    """Write the run's row while we hold its lease (else stop: another worker has it)."""
+    if _held(run).update(**fields, updated_at=timezone.now()) == 0:
+        raise LeaseLost(f"run {run.pk}: the lease is no longer ours")
+
+
+def _run_finish(run: TrainingRun, status: str, **fields) -> None:
+    _held(run).update(
+        status=status, finished_at=timezone.now(), updated_at=timezone.now(), **fields
+    )
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}\n\n{traceback.format_exc()[-4000:]}"
+
+
+def training_run_execute(*, run_id: int, resume_token: str | None = None) -> TrainingRun | None:
+    """Run the job if this message may (see leases.run_claim). Transient database or broker
+    errors raise TransientRunError (the task retries with the lease); any other failure ends the
+    run as failed with its cause; a cancel ends it as cancelled."""
+    try:
+        run = run_claim(run_id, resume_token=resume_token)
+    except TRANSIENT_ERRORS as error:
+        db_reset()
+        raise TransientRunError(run_id, resume_token or "", error) from error
     if run is None:
         return None
-    try:
-        _execute(run)
-    except Exception as error:  # noqa: BLE001 - any failure ends the run cleanly, with its cause
-        logger.exception("training run %s failed", run_id)
-        _run_update(
-            run_id,
-            status=TrainingRun.Status.FAILED,
-            error=f"{type(error).__name__}: {error}\n\n{traceback.format_exc()[-4000:]}",
-            finished_at=timezone.now(),
-        )
+    with Heartbeat(run.pk, run.lease_token) as heartbeat:
+        try:
+            _execute(run, heartbeat)
+        except TRANSIENT_ERRORS as error:
+            db_reset()
+            logger.warning("run %s: transient error, will retry: %s", run_id, error)
+            raise TransientRunError(run_id, run.lease_token, error) from error
+        except (RunStopped, *recipes.cancelled_errors()) as error:
+            if heartbeat.lost or isinstance(error, LeaseLost):
+                logger.warning("run %s: lease lost; leaving the run to its new holder", run_id)
+            else:
+                _run_finish(run, TrainingRun.Status.CANCELLED, phase="cancelled")
+        except Exception as error:  # noqa: BLE001 - any other failure ends the run, with its cause
+            logger.exception("training run %s failed", run_id)
+            _run_finish(run, TrainingRun.Status.FAILED, error=_error_text(error))
     run.refresh_from_db()
     return run
 
 
-def _execute(run: TrainingRun) -> None:
-    from judging.inference import Judge
-    from training.config import TrainConfig
-    from training.evaluate import evaluate
-    from training.report import full_report, write_report
-    from training.train import train
+def training_run_give_up(*, run_id: int, error: BaseException) -> None:
+    """After the last retry of a transient error: record the failure if the database lets us."""
+    try:
+        TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.RUNNING).update(
+            status=TrainingRun.Status.FAILED,
+            error=f"Gave up after repeated transient errors: {error}",
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+    except TRANSIENT_ERRORS:
+        db_reset()  # the recover check fails it once its lease has expired too often
 
-    project = run.project
-    root = settings.ARTIFACT_ROOT
-    snapshot = dataset_snapshot_export(project=project, directory=root / "snapshots")
-    config = TrainConfig.preset(run.preset, **settings.EMBER_TRAIN_OVERRIDES)
+
+class _Progress:
+    """on_progress for training: loss curve, throughput and ETA (best effort writes)."""
+
+    def __init__(self, run: TrainingRun, heartbeat: Heartbeat, resumed_step: int) -> None:
+        self.run = run
+        self.heartbeat = heartbeat
+        self.history = [point for point in run.loss_history if point[0] <= resumed_step]
+        self.mark = (time.monotonic(), resumed_step)
+
+    def __call__(self, step: int, total: int, loss: float) -> None:
+        if self.heartbeat.should_stop():
+            raise RunStopped("cancel requested")
+        now = time.monotonic()
+        then, then_step = self.mark
+        self.mark = (now, step)
+        rate = (step - then_step) / (now - then) if now > then and step > then_step else None
+        self.history.append([step, round(float(loss), 5)])
+        fields = {"step": step, "total_steps": total, "loss_history": self.history}
+        if rate:
+            fields.update(steps_per_second=round(rate, 3), eta_seconds=(total - step) / rate)
+        try:
+            _run_update(self.run, **fields)
+        except TRANSIENT_ERRORS:
+            db_reset()  # progress is best effort: training goes on while the database is away
+
+
+def _latest_state_step(state_dir: Path) -> int:
+    """The newest saved training step in a run's state dir (0: none)."""
+    from training.train import STATE_STEPS_DIR
+
+    steps_dir = state_dir / STATE_STEPS_DIR
+    if not steps_dir.is_dir():
+        return 0
+    steps = [int(p.name) for p in steps_dir.iterdir() if p.is_dir() and p.name.isdigit()]
+    return max(steps, default=0)
+
+
+def _snapshot(run: TrainingRun) -> Snapshot:
+    """The run's immutable snapshot: exported once, reused as is when the run resumes."""
+    if run.snapshot_path and Path(run.snapshot_path).exists():
+        return Snapshot(
+            path=Path(run.snapshot_path),
+            sha256=run.snapshot_hash,
+            n_examples=run.snapshot_examples,
+            labels_cutoff_id=run.labels_cutoff_id,
+            per_task={},
+        )
+    snapshot = dataset_snapshot_export(
+        project=run.project, directory=settings.ARTIFACT_ROOT / "snapshots"
+    )
     _run_update(
-        run.pk,
+        run,
         snapshot_path=str(snapshot.path),
         snapshot_hash=snapshot.sha256,
         snapshot_examples=snapshot.n_examples,
         labels_cutoff_id=snapshot.labels_cutoff_id,
-        config=config.to_dict(),
-        total_steps=config.steps,
-        phase="training",
     )
-    history: list[list[float]] = []
+    run.snapshot_path, run.snapshot_hash = str(snapshot.path), snapshot.sha256
+    run.snapshot_examples, run.labels_cutoff_id = snapshot.n_examples, snapshot.labels_cutoff_id
+    return snapshot
 
-    def on_progress(step: int, total: int, loss: float) -> None:
-        history.append([step, round(float(loss), 5)])
-        _run_update(run.pk, step=step, total_steps=total, loss_history=history)
 
-    tasks = project_tasks(project)
+def _checkpoint_done(directory: Path) -> bool:
+    from judging.checkpoint import METADATA_FILE
+
+    return (directory / METADATA_FILE).exists()
+
+
+def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
+    from judging.inference import Judge
     from training.train import load_snapshot
 
+    project = run.project
+    root = settings.ARTIFACT_ROOT
+    project_settings = training_settings_for(project)
+    snapshot = _snapshot(run)
+    config = train_config_for(
+        preset=run.preset,
+        project_overrides=project_settings.config_overrides,
+        run_overrides=run.config_overrides,
+    )
+    if project_settings.mixture_weights:
+        config = config.replace(mixture_weights=dict(project_settings.mixture_weights))
+    tasks = project_tasks(project)
     _, examples = load_snapshot(snapshot.path)
+    state_dir = root / "train-state" / f"run{run.pk}"
     out_dir = root / "checkpoints" / f"{project.slug}-run{run.pk}"
-    result = train(tasks, examples, config, out_dir, on_progress=on_progress)
+    resumed = _latest_state_step(state_dir) if run.attempts > 1 or run.retries else 0
+    _run_update(
+        run,
+        config=config.to_dict(),
+        total_steps=config.steps,
+        state_dir=str(state_dir),
+        resumed_from_step=resumed,
+    )
+    progress = _Progress(run, heartbeat, resumed)
+    train_kwargs = {"on_progress": progress, "should_stop": heartbeat.should_stop}
 
-    _run_update(run.pk, phase="evaluating")
-    heldout = heldout_examples(project)
-    judge = Judge.load(result.checkpoint_dir)
-    metrics = evaluate(judge, tasks, heldout)
-    incumbent = version_promoted_for(project.pk)
-    incumbent_metrics = {}
-    if incumbent is not None:
-        incumbent_metrics = evaluate(Judge.load(incumbent.checkpoint_dir), tasks, heldout)
+    if run.recipe in (Recipe.RM, Recipe.OPT_RM) and not _checkpoint_done(out_dir):
+        base = _base_checkpoint(run, tasks, examples, config, state_dir / "base", train_kwargs)
+        if run.recipe == Recipe.OPT_RM:
+            weights = _tailpatch_stage(run, base, tasks, examples, config)
+            if weights is None:
+                return  # the probes are out as a Celery group; the last one resumes the run
+            config = config.replace(mixture_weights=weights)
+            _run_update(run, config=config.to_dict(), phase="training")
+    if not _checkpoint_done(out_dir):
+        _run_update(run, phase="training")
+        if run.recipe == Recipe.RM:
+            recipes.train_rm(
+                Path(run.base_checkpoint),
+                tasks,
+                examples,
+                config,
+                out_dir,
+                state_dir=state_dir / "rm",
+                **train_kwargs,
+            )
+        else:
+            recipes.train_flame(
+                tasks, examples, config, out_dir, state_dir=state_dir, **train_kwargs
+            )
+    if heartbeat.should_stop():
+        raise RunStopped("cancel requested")
+
+    _run_update(run, phase="evaluating", eta_seconds=0)
+    candidate = Judge.load(out_dir)
+    trained_weights = candidate.metadata.get("mixture_weights") or {}
+    evaluation = _evaluate(run, project_settings, candidate, tasks)
+    _run_update(
+        run,
+        phase="registering",
+        mixture_weights=trained_weights,
+        metrics=evaluation["metrics"],
+        gate=evaluation["gate"],
+    )
     version = version_register(
         project=project,
         training_run=run,
-        checkpoint_dir=str(result.checkpoint_dir),
-        snapshot_hash=snapshot.sha256,
-        config={"train": config.to_dict(), "per_task_examples": snapshot.per_task},
-        metrics=metrics,
-        incumbent_metrics=incumbent_metrics,
-        parent=incumbent,
+        checkpoint_dir=str(out_dir),
+        snapshot_hash=run.snapshot_hash,
+        config={
+            "train": config.to_dict(),
+            "recipe": run.recipe,
+            "preset": run.preset,
+            "base_checkpoint": run.base_checkpoint,
+            "per_task_examples": candidate.metadata.get("examples_per_task", {}),
+        },
+        metrics=evaluation["metrics"],
+        incumbent_metrics=evaluation["incumbent_metrics"],
+        parent=evaluation["incumbent"],
+        recipe=run.recipe,
+        mixture_weights=trained_weights,
+        gate=evaluation["gate"],
     )
-    _run_update(run.pk, phase="report")
+    _run_update(run, phase="report")
+    from training.report import full_report, write_report
+
     report_dir = root / "reports" / f"{project.slug}-v{version.number}"
-    write_report(full_report(judge, tasks, heldout, n_bootstrap=200), report_dir)
+    write_report(
+        full_report(evaluation["judge"], tasks, evaluation["heldout"], n_bootstrap=200),
+        report_dir,
+    )
     version.report_dir = str(report_dir)
     version.save(update_fields=["report_dir", "updated_at"])
-    if incumbent is None or metrics["accuracy"] > incumbent_metrics.get("accuracy", -1.0):
+    if evaluation["gate"]["passed"]:
+        _run_update(run, phase="promoting")
         version_promote(version=version)
-    _run_update(
-        run.pk, status=TrainingRun.Status.SUCCEEDED, phase="done", finished_at=timezone.now()
+    _run_finish(run, TrainingRun.Status.SUCCEEDED, phase="done")
+
+
+def _evaluate(run, project_settings, candidate, tasks) -> dict:
+    """One pass over the held-out human labels per version: metrics, gate and report."""
+    from judging.inference import Judge
+    from training.evaluate import evaluate
+    from webapp.autoraters.gate import gate_decide
+    from webapp.jobs.evaluation import CachedJudge, scorable
+
+    heldout = scorable(tasks, heldout_examples(run.project))
+    judge = CachedJudge(candidate)
+    metrics = evaluate(judge, tasks, heldout)
+    existing = AutoraterVersion.objects.filter(training_run=run).first()
+    incumbent = existing.parent if existing else version_promoted_for(run.project_id)
+    incumbent_metrics, incumbent_verdicts = {}, None
+    if incumbent is not None:
+        live = CachedJudge(Judge.load(incumbent.checkpoint_dir))
+        incumbent_metrics = evaluate(live, tasks, heldout)
+        incumbent_verdicts = live.judge(tasks, heldout)
+    gate = gate_decide(
+        heldout,
+        judge.judge(tasks, heldout),
+        incumbent_verdicts,
+        agreement_tolerance=project_settings.gate_agreement_tolerance,
+        bias_tolerance=project_settings.gate_bias_tolerance,
     )
+    if incumbent is not None:
+        gate["live_version"] = incumbent.number
+    return {
+        "judge": judge,
+        "heldout": heldout,
+        "metrics": metrics,
+        "incumbent": incumbent,
+        "incumbent_metrics": incumbent_metrics,
+        "gate": gate,
+    }
+
+
+def _base_checkpoint(run, tasks, examples, config, state_dir, train_kwargs) -> Path:
+    """FLAMe-RM / Opt-RM start from the live version, else from a FLAMe model trained first."""
+    if run.base_checkpoint and Path(run.base_checkpoint).exists():
+        return Path(run.base_checkpoint)
+    live = version_promoted_for(run.project_id)
+    if live is not None and Path(live.checkpoint_dir).exists():
+        base = Path(live.checkpoint_dir)
+    else:
+        base = settings.ARTIFACT_ROOT / "checkpoints" / f"{run.project.slug}-run{run.pk}-base"
+        if not _checkpoint_done(base):
+            _run_update(run, phase="training base")
+            recipes.train_flame(tasks, examples, config, base, state_dir=state_dir, **train_kwargs)
+    _run_update(run, base_checkpoint=str(base))
+    run.base_checkpoint = str(base)
+    return base
+
+
+def _tailpatch_stage(run, base, tasks, examples, config) -> dict[str, float] | None:
+    """Fan the per-task probes out as a Celery group; once all are done, their weights."""
+    from celery import group
+
+    from webapp.jobs.tasks import tailpatch_probe_task
+
+    names = sorted({e.task for e in examples if e.task in tasks and e.label is not None})
+    TailPatchProbe.objects.bulk_create(
+        [TailPatchProbe(run=run, task_name=name) for name in names], ignore_conflicts=True
+    )
+    probes = list(run.probes.all())
+    failed = [p for p in probes if p.status == TailPatchProbe.Status.FAILED]
+    if failed:
+        raise RuntimeError(f"tail-patch probe for {failed[0].task_name} failed: {failed[0].error}")
+    pending = [p for p in probes if p.status == TailPatchProbe.Status.QUEUED]
+    if pending:
+        _run_update(run, phase="tail-patch probes")
+        group(tailpatch_probe_task.s(p.pk, run.lease_token) for p in pending).apply_async()
+        return None
+    return recipes.tailpatch_weights({p.task_name: p.result for p in probes})
+
+
+def tailpatch_probe_execute(*, probe_id: int, token: str) -> None:
+    """One probe of the group; it keeps the run's lease alive, and the last one resumes it."""
+    from training.config import TrainConfig
+    from training.train import load_snapshot
+
+    probe = TailPatchProbe.objects.select_related("run", "run__project").filter(pk=probe_id)
+    probe = probe.first()
+    if probe is None or probe.status != TailPatchProbe.Status.QUEUED:
+        return
+    run = probe.run
+    if run.status != TrainingRun.Status.RUNNING or run.lease_token != token:
+        return
+    with Heartbeat(run.pk, token) as heartbeat:
+        try:
+            tasks = project_tasks(run.project)
+            _, examples = load_snapshot(run.snapshot_path)
+            work_dir = Path(run.state_dir) / "tailpatch" / probe.task_name
+            result = recipes.tailpatch_probe(
+                Path(run.base_checkpoint),
+                probe.task_name,
+                tasks,
+                examples,
+                TrainConfig.from_dict(run.config),
+                work_dir,
+            )
+            probe.status, probe.result = TailPatchProbe.Status.DONE, result
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as error:  # noqa: BLE001 - recorded; the run fails when it resumes
+            probe.status, probe.error = TailPatchProbe.Status.FAILED, _error_text(error)
+        if heartbeat.lost:
+            return
+    with transaction.atomic():
+        locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        probe.save(update_fields=["status", "result", "error", "updated_at"])
+        waiting = locked.probes.filter(status=TailPatchProbe.Status.QUEUED).exists()
+        if not waiting and locked.status == TrainingRun.Status.RUNNING:
+            resume = locked.lease_token
+            transaction.on_commit(lambda: run_enqueue(run.pk, resume_token=resume))
+
+
+# --- beat ----------------------------------------------------------------------------------
 
 
 def fold_and_retrain_check() -> list[int]:
@@ -171,3 +513,52 @@ def fold_and_retrain_check() -> list[int]:
             run = training_run_request(project=project, trigger=TrainingRun.Trigger.SCHEDULE)
             started.append(run.pk)
     return started
+
+
+def _queue_length(name: str) -> int | None:
+    from webapp.config.celery import app
+
+    try:
+        with app.connection_for_read() as connection:
+            return connection.default_channel.queue_declare(queue=name, passive=True).message_count
+    except Exception:  # noqa: BLE001 - unknown (e.g. the queue was never declared)
+        return None
+
+
+def jobs_recover() -> dict[str, list[int]]:
+    """Beat: finish what a crash or a broker restart left behind. Resend runs whose worker
+    stopped renewing the lease (they resume from their checkpoint, or fail after too many
+    attempts), queued runs whose message may be lost, and judging the live version still owes.
+    Resending is always safe: a run's lease decides who runs it."""
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.EMBER_RUN_LEASE_SECONDS)
+    resumed = [
+        run.pk
+        for run in TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING)
+        if lease_expired(run, now)
+    ]
+    for run_id in resumed:
+        run_enqueue(run_id)
+    requeued = list(
+        TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED)
+        .filter(Q(enqueued_at__lt=stale_before) | Q(enqueued_at=None))
+        .values_list("pk", flat=True)
+    )
+    for run_id in requeued:
+        TrainingRun.objects.filter(pk=run_id).update(enqueued_at=now)
+        run_enqueue(run_id)
+    judged = []
+    if not _queue_length("judge"):
+        live = AutoraterVersion.objects.filter(
+            status=AutoraterVersion.Status.PROMOTED, promoted_at__lt=stale_before
+        )
+        for version in live:
+            missing = list(
+                Item.objects.filter(project_id=version.project_id)
+                .exclude(model_judgments__version=version)
+                .values_list("pk", flat=True)
+            )
+            if missing:
+                judgments_enqueue(version=version, item_ids=missing)
+                judged.append(version.pk)
+    return {"resumed": resumed, "requeued": requeued, "judging": judged}

@@ -1,4 +1,5 @@
-"""Admin screens for the autorater: versions, retraining and live progress."""
+"""Admin screens for the autorater: versions and lineage, retraining with live progress,
+cancel, the gate's settings, promotion and rollback by hand."""
 
 from __future__ import annotations
 
@@ -8,21 +9,32 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.annotation.access import project_for_admin
+from webapp.autoraters.models import AutoraterVersion
 from webapp.autoraters.selectors import version_list_for
+from webapp.autoraters.services import version_promote, version_rollback
+from webapp.jobs.forms import RetrainForm, TrainingSettingsForm
 from webapp.jobs.models import TrainingRun
-from webapp.jobs.services import training_run_request
+from webapp.jobs.services import training_run_cancel, training_run_request, training_settings_for
+
+
+def _page_context(project, **extra) -> dict:
+    project_settings = training_settings_for(project)
+    return {
+        "project": project,
+        "versions": version_list_for(project.pk).select_related("parent"),
+        "run": project.training_runs.first(),
+        "runs": project.training_runs.all()[:10],
+        "retrain_form": RetrainForm(initial={"recipe": project_settings.recipe}),
+        "settings_form": TrainingSettingsForm(instance=project_settings),
+        **extra,
+    }
 
 
 @login_required
 @require_GET
 def autorater_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_admin(request.user, slug)
-    context = {
-        "project": project,
-        "versions": version_list_for(project.pk),
-        "runs": project.training_runs.all()[:10],
-        "run": project.training_runs.first(),
-    }
+    context = _page_context(project)
     if request.htmx:
         return render(request, "jobs/autorater.html#versions", context)
     return render(request, "jobs/autorater.html", context)
@@ -32,10 +44,23 @@ def autorater_page(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def retrain(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_admin(request.user, slug)
-    run = training_run_request(
-        project=project, trigger=TrainingRun.Trigger.MANUAL, requested_by=request.user
-    )
-    return render(request, "jobs/autorater.html#run-panel", {"project": project, "run": run})
+    form = RetrainForm(request.POST)
+    error = ""
+    run = project.training_runs.first()
+    if not form.is_valid():
+        error = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+    else:
+        try:
+            run = training_run_request(
+                project=project,
+                trigger=TrainingRun.Trigger.MANUAL,
+                requested_by=request.user,
+                recipe=form.cleaned_data["recipe"] or None,
+            )
+        except ValueError as exc:
+            error = str(exc)
+    context = {"project": project, "run": run, "request_error": error}
+    return render(request, "jobs/autorater.html#run-panel", context, status=400 if error else 200)
 
 
 @login_required
@@ -50,3 +75,54 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
         # Tell the page to refresh its versions table once the run has finished.
         response["HX-Trigger"] = "run-finished"
     return response
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(TrainingRun.objects.select_related("project"), pk=run_id)
+    project_for_admin(request.user, run.project.slug)
+    run = training_run_cancel(run=run)
+    return render(request, "jobs/autorater.html#run-panel", {"project": run.project, "run": run})
+
+
+@login_required
+@require_POST
+def training_settings_update(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for_admin(request.user, slug)
+    form = TrainingSettingsForm(request.POST, instance=training_settings_for(project))
+    saved = form.is_valid()
+    if saved:
+        form.save()
+    return render(
+        request,
+        "jobs/autorater.html#settings",
+        {"project": project, "settings_form": form, "settings_saved": saved},
+        status=200 if saved else 400,
+    )
+
+
+@login_required
+@require_POST
+def version_promote_view(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = get_object_or_404(AutoraterVersion.objects.select_related("project"), pk=version_id)
+    project = project_for_admin(request.user, version.project.slug)
+    version_promote(version=version)
+    return render(request, "jobs/autorater.html#versions", _page_context(project))
+
+
+@login_required
+@require_POST
+def version_rollback_view(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for_admin(request.user, slug)
+    try:
+        version_rollback(project=project)
+        error = ""
+    except ValueError as exc:
+        error = str(exc)
+    return render(
+        request,
+        "jobs/autorater.html#versions",
+        _page_context(project, versions_error=error),
+        status=400 if error else 200,
+    )

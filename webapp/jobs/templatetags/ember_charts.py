@@ -25,3 +25,18 @@ def percent(value) -> str:
     if value is None or value == "":
         return "–"
     return f"{float(value) * 100:.1f}%"
+
+
+@register.filter
+def duration(seconds) -> str:
+    """Seconds as "1h 02m", "3m 05s" or "12s"."""
+    if seconds is None or seconds == "":
+        return "–"
+    total = int(round(float(seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

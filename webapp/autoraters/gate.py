@@ -1,0 +1,79 @@
+"""The promotion gate: may a candidate version replace the live one?
+
+Both versions judge the same held-out human labels in the same run. Agreement: the candidate
+fails only if its accuracy is lower than the live version's beyond noise, i.e. the upper end of
+the paired bootstrap 95% interval of (candidate - live) per-item correctness is below
+-tolerance. Bias: the candidate's position bias (JudgeLM total bias: the share of pairwise
+items whose verdict follows the position, not the content) may not exceed the live version's
+by more than the tolerance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from judging.inference import Verdict
+from judging.task_format import Example
+from training.bias import position_statistics
+
+
+def _correct(examples: Sequence[Example], verdicts: Sequence[Verdict]) -> np.ndarray:
+    return np.asarray(
+        [v.valid and v.label == e.label for e, v in zip(examples, verdicts, strict=True)],
+        dtype=np.float64,
+    )
+
+
+def paired_difference(
+    candidate: np.ndarray, incumbent: np.ndarray, n_bootstrap: int = 2000, seed: int = 0
+) -> dict[str, float]:
+    """Mean of (candidate - incumbent) per item with a percentile bootstrap 95% interval."""
+    diff = candidate - incumbent
+    n = len(diff)
+    if n == 0:
+        return {"difference": 0.0, "low": 0.0, "high": 0.0, "n": 0}
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, n, size=(n_bootstrap, n))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"difference": float(diff.mean()), "low": float(low), "high": float(high), "n": n}
+
+
+def gate_decide(
+    examples: Sequence[Example],
+    candidate: Sequence[Verdict],
+    incumbent: Sequence[Verdict] | None,
+    *,
+    agreement_tolerance: float,
+    bias_tolerance: float,
+) -> dict[str, Any]:
+    """{"passed": bool, "reason": str, "checks": [...]} (JSON-able)."""
+    if incumbent is None:
+        return {"passed": True, "reason": "no live version to compare with", "checks": []}
+    if not examples:
+        return {"passed": False, "reason": "no held-out human labels to compare on", "checks": []}
+    cand_hits, inc_hits = _correct(examples, candidate), _correct(examples, incumbent)
+    paired = paired_difference(cand_hits, inc_hits)
+    agreement = {
+        "name": "agreement",
+        "candidate": float(cand_hits.mean()),
+        "live": float(inc_hits.mean()),
+        "tolerance": agreement_tolerance,
+        **paired,
+        "passed": paired["high"] >= -agreement_tolerance,
+    }
+    cand_bias = position_statistics(candidate)["total_bias"]
+    inc_bias = position_statistics(incumbent)["total_bias"]
+    bias = {"name": "position bias", "candidate": cand_bias, "live": inc_bias}
+    bias["tolerance"] = bias_tolerance
+    if cand_bias is None or inc_bias is None:
+        bias["passed"] = True
+        bias["note"] = "no pairwise items judged in both orders"
+    else:
+        bias["passed"] = cand_bias <= inc_bias + bias_tolerance
+    checks = [agreement, bias]
+    failed = [check["name"] for check in checks if not check["passed"]]
+    reason = "worse than the live version on " + ", ".join(failed) if failed else "passed"
+    return {"passed": not failed, "reason": reason, "checks": checks}

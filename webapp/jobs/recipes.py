@@ -1,0 +1,95 @@
+"""Train a candidate with the run's recipe: FLAMe, FLAMe-RM or FLAMe-Opt-RM (no Django here).
+
+The training functions come from training/ (train, rm.finetune_rm, tailpatch.*); optional
+keyword arguments (state_dir, should_stop) are passed only where the function takes them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from judging.task_format import Example, Task
+from training.config import TrainConfig
+
+
+class RecipeUnavailable(RuntimeError):
+    pass
+
+
+def _supported(fn: Callable, **optional: Any) -> dict[str, Any]:
+    params = inspect.signature(fn).parameters
+    return {k: v for k, v in optional.items() if k in params and v is not None}
+
+
+def cancelled_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions training raises when should_stop() asked it to stop."""
+    from training import train as train_module
+
+    found = getattr(train_module, "TrainingCancelled", None)
+    return (found,) if isinstance(found, type) else ()
+
+
+def train_flame(
+    tasks: Mapping[str, Task],
+    examples: Sequence[Example],
+    config: TrainConfig,
+    out_dir: Path,
+    *,
+    on_progress=None,
+    should_stop=None,
+    state_dir: Path | None = None,
+) -> Path:
+    from training.train import train
+
+    extra = _supported(train, state_dir=state_dir, should_stop=should_stop)
+    return Path(
+        train(tasks, examples, config, out_dir, on_progress=on_progress, **extra).checkpoint_dir
+    )
+
+
+def train_rm(
+    base_checkpoint: Path,
+    tasks: Mapping[str, Task],
+    examples: Sequence[Example],
+    config: TrainConfig,
+    out_dir: Path,
+    *,
+    on_progress=None,
+    should_stop=None,
+    state_dir: Path | None = None,
+) -> Path:
+    try:
+        from training.rm import finetune_rm
+    except ImportError as error:
+        raise RecipeUnavailable(f"FLAMe-RM is not available in this build: {error}") from error
+    extra = _supported(finetune_rm, should_stop=should_stop, state_dir=state_dir)
+    result = finetune_rm(
+        str(base_checkpoint), tasks, examples, config, out_dir, on_progress=on_progress, **extra
+    )
+    return Path(getattr(result, "checkpoint_dir", out_dir))
+
+
+def tailpatch_probe(
+    base_checkpoint: Path,
+    task_name: str,
+    tasks: Mapping[str, Task],
+    examples: Sequence[Example],
+    config: TrainConfig,
+    work_dir: Path,
+) -> dict:
+    try:
+        from training.tailpatch import tailpatch_probe as probe
+    except ImportError as error:
+        raise RecipeUnavailable(f"tail-patch probes are not available: {error}") from error
+    return probe(str(base_checkpoint), task_name, tasks, examples, config, work_dir)
+
+
+def tailpatch_weights(probe_results: Mapping[str, dict]) -> dict[str, float]:
+    try:
+        from training.tailpatch import tailpatch_weights as weights
+    except ImportError as error:
+        raise RecipeUnavailable(f"tail-patch weights are not available: {error}") from error
+    return {name: float(w) for name, w in weights(dict(probe_results)).items()}
