@@ -1,16 +1,25 @@
+import threading
+from collections import Counter
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
 
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example
 from webapp.annotation.demo import demo_project_ensure
-from webapp.annotation.models import Annotation, Item, Project
+from webapp.annotation.models import Annotation, Assignment, Item, Project
+from webapp.annotation.routing import judgment_priority, route_priorities_set
 from webapp.annotation.services import (
     LABEL_NOT_IN_TASK,
     annotation_submit,
     assignment_claim_next,
     items_create,
 )
+from webapp.autoraters.models import AutoraterVersion, ModelJudgment
+from webapp.autoraters.services import judge_items
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +102,165 @@ def test_items_create_rejects_a_bad_example_and_writes_nothing(project):
     with pytest.raises(ValueError, match="context lacks field 'response A'"):
         items_create(project=project, definition=definition, examples=[good, bad])
     assert Item.objects.count() == before
+
+
+def _claim_all(project, rater) -> list[int]:
+    """Claim and label items until the queue is empty; the ids in the order they came."""
+    order = []
+    while (item := assignment_claim_next(project=project, rater=rater)) is not None:
+        order.append(item.pk)
+        annotation_submit(
+            item=item, annotator=rater, label="A", submission_key=f"{rater.pk}-{item.pk}"
+        )
+    return order
+
+
+def test_a_label_closes_the_item_and_a_higher_k_reopens_it(project, rater):
+    item = assignment_claim_next(project=project, rater=rater)
+    annotation_submit(item=item, annotator=rater, label="A", submission_key="c1")
+    annotation_submit(item=item, annotator=rater, label="B", submission_key="c2")  # second tab
+    item.refresh_from_db()
+    assert (item.label_count, item.is_open) == (1, False)
+    other = get_user_model().objects.create_user("rater3", password="pw")
+    assert item.pk not in _claim_all(project, other)
+
+    project.raters_per_item = 3
+    project.save()
+    item.refresh_from_db()
+    assert item.is_open
+    third = get_user_model().objects.create_user("rater4", password="pw")
+    assert item.pk in _claim_all(project, third)
+    item.refresh_from_db()
+    assert (item.label_count, item.is_open) == (2, True)
+
+
+def test_an_expired_claim_returns_the_item_to_the_pool(project, rater):
+    other = get_user_model().objects.create_user("rater3", password="pw")
+    item = assignment_claim_next(project=project, rater=rater)
+    assert assignment_claim_next(project=project, rater=other).pk != item.pk
+    Assignment.objects.filter(rater=rater).update(expires_at=timezone.now() - timedelta(seconds=1))
+    late = get_user_model().objects.create_user("rater4", password="pw")
+    assert assignment_claim_next(project=project, rater=late).pk == item.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_raters_never_get_the_same_item_with_one_rater_per_item():
+    """Real concurrent transactions on Postgres: 6 raters claim in threads at once."""
+    project = demo_project_ensure(n_per_task=20)
+    users = [get_user_model().objects.create_user(f"c{i}", password="pw") for i in range(6)]
+    barrier = threading.Barrier(len(users))
+    claimed: dict[int, list[int]] = {}
+
+    def work(user) -> None:
+        try:
+            barrier.wait()
+            mine = claimed.setdefault(user.pk, [])
+            for round_ in range(4):
+                item = assignment_claim_next(project=project, rater=user)
+                if item is None:
+                    return
+                mine.append(item.pk)
+                annotation_submit(
+                    item=item, annotator=user, label="A", submission_key=f"{user.pk}-{round_}"
+                )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [pk for ids in claimed.values() for pk in ids]
+    assert len(every) == 24 and len(set(every)) == 24
+    counts = Counter(Annotation.objects.values_list("item_id", flat=True))
+    assert set(counts.values()) == {1}
+    assert set(Item.objects.filter(pk__in=every).values_list("label_count", "is_open")) == {
+        (1, False)
+    }
+
+
+def _promoted_version(project) -> AutoraterVersion:
+    return AutoraterVersion.objects.create(
+        project=project,
+        number=1,
+        status=AutoraterVersion.Status.PROMOTED,
+        checkpoint_dir="/nonexistent",
+        snapshot_hash="x",
+    )
+
+
+def test_uncertainty_first_routing_offers_the_least_sure_items_first(project, rater):
+    version = _promoted_version(project)
+    items = list(project.items.order_by("pk")[:4])
+    verdicts = [
+        ({"A": 0.97, "B": 0.02, "tie": 0.01}, True),  # sure
+        ({"A": 0.52, "B": 0.40, "tie": 0.08}, True),  # a coin flip
+        ({"A": 0.70, "B": 0.25, "tie": 0.05}, True),
+        ({"A": 0.90, "B": 0.05, "tie": 0.05}, False),  # its two orders disagree
+    ]
+    judgments = ModelJudgment.objects.bulk_create(
+        ModelJudgment(
+            item=item,
+            version=version,
+            label="A",
+            confidence=max(probabilities.values()),
+            probabilities=probabilities,
+            consistent=consistent,
+            format_version="x",
+        )
+        for item, (probabilities, consistent) in zip(items, verdicts, strict=True)
+    )
+    assert route_priorities_set(judgments) == 4
+
+    sequential = assignment_claim_next(project=project, rater=rater)
+    assert sequential.pk == items[0].pk
+    project.routing = Project.Routing.UNCERTAINTY_FIRST
+    project.save()
+    other = get_user_model().objects.create_user("rater3", password="pw")
+    order = _claim_all(project, other)
+    # Disagreeing orders first, then by closeness to a coin flip; unjudged items after, in
+    # import order; the item rater2 holds is passed over.
+    unjudged = list(
+        project.items.exclude(pk__in=[i.pk for i in items]).values_list("pk", flat=True)
+    )
+    assert order == [items[3].pk, items[1].pk, items[2].pk, *sorted(unjudged)]
+
+
+def test_judging_with_the_live_autorater_writes_route_priorities(project, tmp_path):
+    """The real judge path (a tiny random model) sets the priority of every judged item."""
+    from flax import nnx
+
+    from judging.checkpoint import save_checkpoint
+    from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
+    from judging.model import Decoder, ModelConfig
+    from judging.task_format import render_example
+    from judging.tokenizer import format_constant_lines, train_tokenizer
+
+    tasks = {task.name: task for task in DEMO_TASKS}
+    texts = [render_example(tasks[e.task], e) for e in generate_demo_examples(20, seed=3)]
+    tokenizer = train_tokenizer(texts, 512, constant_lines=format_constant_lines(DEMO_TASKS))
+    config = ModelConfig.named(
+        "tiny",
+        vocab_size=tokenizer.vocab_size,
+        d_model=32,
+        n_layers=1,
+        n_heads=2,
+        n_kv_heads=1,
+        d_ff=64,
+        max_len=512,
+    )
+    save_checkpoint(tmp_path / "ckpt", Decoder(config, rngs=nnx.Rngs(0)), config, tokenizer, {})
+    version = _promoted_version(project)
+    version.checkpoint_dir = str(tmp_path / "ckpt")
+    version.save()
+    items = list(project.items.filter(task__name="demo_arithmetic").order_by("pk")[:6])
+    assert judge_items(version_id=version.pk, item_ids=[item.pk for item in items]) == 6
+    for judgment in ModelJudgment.objects.filter(version=version).select_related("item"):
+        expected = judgment_priority(
+            probabilities=judgment.probabilities,
+            consistent=judgment.consistent,
+            valid=judgment.valid,
+        )
+        assert judgment.item.route_priority == pytest.approx(expected)
+        assert judgment.item.route_priority >= 0.5

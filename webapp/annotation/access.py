@@ -7,15 +7,15 @@ from django.shortcuts import get_object_or_404
 
 from webapp.annotation.models import Project
 from webapp.annotation.selectors import (
-    project_list_for_user,
+    projects_with_membership,
     user_can_adjudicate,
     user_is_admin,
 )
 
 
 def project_for_rater(user, slug: str) -> Project:
-    project = get_object_or_404(Project, slug=slug)
-    if not project_list_for_user(user).filter(pk=project.pk).exists():
+    project = get_object_or_404(projects_with_membership(user), slug=slug)
+    if not (project.user_is_rater or user_is_admin(user)):
         raise PermissionDenied("You are not a rater of this project.")
     return project
 

@@ -5,7 +5,8 @@ from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "raters_per_item")
+    list_display = ("name", "slug", "raters_per_item", "routing")
+    list_filter = ("routing",)
     filter_horizontal = ("raters",)
 
 

@@ -7,6 +7,10 @@ from webapp.common.models import TimeStampedModel
 
 
 class Project(TimeStampedModel):
+    class Routing(models.TextChoices):
+        SEQUENTIAL = "sequential", "Sequential (in import order)"
+        UNCERTAINTY_FIRST = "uncertainty_first", "Uncertainty first (where the autorater is unsure)"
+
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
@@ -18,12 +22,31 @@ class Project(TimeStampedModel):
     builtin_mixture = models.CharField(max_length=40, blank=True)
     # The "fold and retrain" check starts a retrain after this many new human labels.
     retrain_min_new_labels = models.PositiveIntegerField(null=True, blank=True)
+    # Which open item a rater is offered next: the first imported, or the one the live
+    # autorater is least sure about (Item.route_priority, set when it judges the item).
+    routing = models.CharField(max_length=20, choices=Routing.choices, default=Routing.SEQUENTIAL)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):
+        project = super().from_db(db, field_names, values, **kwargs)
+        project._loaded_raters_per_item = project.__dict__.get("raters_per_item")
+        return project
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        loaded = getattr(self, "_loaded_raters_per_item", self.raters_per_item)
+        if loaded != self.raters_per_item:
+            # k changed: which items still need labels changes with it.
+            k = self.raters_per_item
+            self.items.filter(is_open=True, label_count__gte=k).update(is_open=False)
+            self.items.filter(is_open=False, label_count__lt=k).update(is_open=True)
+        self._loaded_raters_per_item = self.raters_per_item
 
 
 class TaskDefinition(TimeStampedModel):
@@ -94,6 +117,13 @@ class Item(TimeStampedModel):
     format_version = models.CharField(max_length=40)
     content_hash = models.CharField(max_length=64)
     provenance = models.JSONField(default=dict)
+    # The claim queue, kept by annotation_submit in the labelling transaction: raters with a
+    # current label, and whether that is still under the project's raters_per_item.
+    label_count = models.PositiveIntegerField(default=0)
+    is_open = models.BooleanField(default=True)
+    # Uncertainty-first routing: how unsure the live autorater is (higher = offered sooner),
+    # set when it judges the item (webapp.annotation.routing).
+    route_priority = models.FloatField(default=0.0)
 
     class Meta:
         ordering = ["id"]
@@ -101,6 +131,17 @@ class Item(TimeStampedModel):
             models.UniqueConstraint(
                 fields=["project", "content_hash"], name="unique_item_content_per_project"
             )
+        ]
+        indexes = [
+            # Only items that still need labels: the claim query walks these in order.
+            models.Index(
+                fields=["project", "id"], condition=models.Q(is_open=True), name="item_open_queue"
+            ),
+            models.Index(
+                fields=["project", "-route_priority", "id"],
+                condition=models.Q(is_open=True),
+                name="item_open_by_priority",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from judging.task_format import Example, Task
 from webapp.annotation.models import Annotation, Item, Project, Skip
@@ -17,6 +17,12 @@ def project_list_for_user(user) -> QuerySet[Project]:
     if user_is_admin(user):
         return Project.objects.all()
     return Project.objects.filter(raters=user)
+
+
+def projects_with_membership(user) -> QuerySet[Project]:
+    """Projects with `user_is_rater` (one query with the project: the check on every claim)."""
+    membership = Project.raters.through.objects.filter(project_id=OuterRef("pk"), user_id=user.pk)
+    return Project.objects.annotate(user_is_rater=Exists(membership))
 
 
 def user_can_adjudicate(user) -> bool:
@@ -73,16 +79,12 @@ def current_labels(item: Item) -> QuerySet[Annotation]:
 
 
 def rater_gold_accuracy(*, project: Project, user) -> dict[str, float | int | None]:
-    """The rater's accuracy on gold items (known answers) of the project."""
-    labels = Annotation.objects.filter(
+    """The rater's accuracy on gold items (known answers) of the project (one aggregate)."""
+    counts = Annotation.objects.filter(
         item__project=project, item__is_gold=True, annotator=user, is_current=True
-    ).select_related("item")
-    n = 0
-    right = 0
-    for annotation in labels:
-        n += 1
-        right += annotation.label == annotation.item.gold_label
-    return {"n": n, "accuracy": right / n if n else None}
+    ).aggregate(n=Count("pk"), right=Count("pk", filter=Q(label=F("item__gold_label"))))
+    n = counts["n"]
+    return {"n": n, "accuracy": counts["right"] / n if n else None}
 
 
 def task_of(definition) -> Task:

@@ -9,8 +9,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db import IntegrityError, connection, transaction
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -123,15 +133,10 @@ def items_create(
         return Item.objects.filter(project=project).count() - before
 
 
-def _open_items_for(project: Project, rater, now) -> object:
-    """Items this rater may take now: not labelled or skipped by them, with room for another
-    rater (current labels plus other raters' live claims stay under the project's k)."""
-    labels = (
-        Annotation.objects.filter(item=OuterRef("pk"), is_current=True)
-        .values("item")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+def _open_items_for(project: Project, rater, now) -> QuerySet[Item]:
+    """Items this rater may take now: still open, not labelled or skipped by them, with room for
+    another rater (current labels plus other raters' live claims stay under the project's k).
+    Walks the partial index of open items in the project's routing order."""
     claims = (
         Assignment.objects.filter(item=OuterRef("pk"), expires_at__gt=now)
         .exclude(rater=rater)
@@ -139,51 +144,100 @@ def _open_items_for(project: Project, rater, now) -> object:
         .annotate(n=Count("pk"))
         .values("n")
     )
+    order = ("id",)
+    if project.routing == Project.Routing.UNCERTAINTY_FIRST:
+        order = ("-route_priority", "id")
     return (
-        Item.objects.filter(project=project)
+        Item.objects.filter(project=project, is_open=True)
         .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), annotator=rater)))
         .exclude(Exists(Skip.objects.filter(item=OuterRef("pk"), rater=rater)))
-        .annotate(
-            n_labels=Coalesce(Subquery(labels, output_field=IntegerField()), Value(0)),
-            n_claims=Coalesce(Subquery(claims, output_field=IntegerField()), Value(0)),
-        )
-        .filter(Q(n_labels__lt=project.raters_per_item - F("n_claims")))
+        .alias(n_claims=Coalesce(Subquery(claims, output_field=IntegerField()), Value(0)))
+        .filter(label_count__lt=project.raters_per_item - F("n_claims"))
+        .order_by(*order)
     )
+
+
+def _claim_sql() -> str:
+    """Take (or renew) a claim on a locked item if there is still room on it. Run as its own
+    statement after the row lock is held, so it sees every claim committed before: a claimer
+    that found the row unlocked could otherwise act on a snapshot from before the last
+    claimer's commit and hand the item out once too often."""
+    assignment, annotation = Assignment._meta.db_table, Annotation._meta.db_table
+    return f"""
+        INSERT INTO {assignment} (created_at, updated_at, item_id, rater_id, expires_at)
+        SELECT %(now)s, %(now)s, i.id, %(rater)s, %(expires)s
+        FROM {Item._meta.db_table} i
+        WHERE i.id = %(item)s
+          AND NOT EXISTS (SELECT 1 FROM {annotation} a
+                          WHERE a.item_id = i.id AND a.annotator_id = %(rater)s)
+          AND i.label_count + (SELECT COUNT(*) FROM {assignment} c
+                               WHERE c.item_id = i.id AND c.rater_id <> %(rater)s
+                                 AND c.expires_at > %(now)s) < %(k)s
+        ON CONFLICT (item_id, rater_id)
+        DO UPDATE SET expires_at = excluded.expires_at, updated_at = excluded.updated_at
+        RETURNING item_id
+    """
+
+
+def _held_claim(*, project: Project, rater, now, exclude_item_ids) -> Item | None:
+    """The rater's own live claim on an item they have not labelled or skipped yet."""
+    return (
+        Item.objects.filter(
+            project=project,
+            pk__in=Assignment.objects.filter(rater=rater, expires_at__gt=now)
+            .exclude(item_id__in=exclude_item_ids)
+            .values("item_id"),
+        )
+        .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), annotator=rater)))
+        .exclude(Exists(Skip.objects.filter(item=OuterRef("pk"), rater=rater)))
+        .select_related("task")
+        .order_by("id")
+        .first()
+    )
+
+
+CLAIM_ATTEMPTS = 5
 
 
 def assignment_claim_next(*, project: Project, rater, exclude_item_ids=()) -> Item | None:
     """Claim the next item for a rater with an expiring lock (skip_locked: no double hand-out).
 
     A rater's own live claim comes back first (a reload shows the same item); items in
-    `exclude_item_ids` (the one on screen, when preloading the next) are passed over.
+    `exclude_item_ids` (the one on screen, when preloading the next) are passed over. The
+    project's `routing` picks the order: import order, or the autorater's least sure first.
     """
     now = timezone.now()
     expires = now + timedelta(seconds=settings.EMBER_CLAIM_SECONDS)
-    with transaction.atomic():
-        held = (
-            Assignment.objects.filter(rater=rater, item__project=project, expires_at__gt=now)
-            .exclude(item__annotations__annotator=rater)
-            .exclude(item__skips__rater=rater)
-            .exclude(item_id__in=exclude_item_ids)
-            .select_related("item", "item__task")
-            .order_by("created_at")
-            .first()
-        )
-        if held is not None:
-            return held.item
-        item = (
-            _open_items_for(project, rater, now)
-            .exclude(pk__in=exclude_item_ids)
-            .select_for_update(skip_locked=True, of=("self",))
-            .order_by("id")
-            .first()
-        )
-        if item is None:
-            return None
-        Assignment.objects.update_or_create(
-            item=item, rater=rater, defaults={"expires_at": expires}
-        )
-        return item
+    passed = list(exclude_item_ids)
+    held = _held_claim(project=project, rater=rater, now=now, exclude_item_ids=passed)
+    if held is not None:
+        return held
+    for _ in range(CLAIM_ATTEMPTS):
+        with transaction.atomic():
+            item = (
+                _open_items_for(project, rater, now)
+                .exclude(pk__in=passed)
+                .select_related("task")
+                .select_for_update(skip_locked=True, of=("self",))
+                .first()
+            )
+            if item is None:
+                return None
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _claim_sql(),
+                    {
+                        "now": now,
+                        "expires": expires,
+                        "item": item.pk,
+                        "rater": rater.pk,
+                        "k": project.raters_per_item,
+                    },
+                )
+                if cursor.fetchone() is not None:
+                    return item
+        passed.append(item.pk)  # filled up by a claim committed meanwhile: take the next
+    return None
 
 
 def label_validate(task: Task, label: str) -> str:
@@ -216,6 +270,14 @@ def _by_submission_key(submission_key: str, item: Item, annotator) -> Annotation
     return previous
 
 
+def _item_labelled(item: Item) -> None:
+    """One more rater labelled the item: count it and close it once it has the project's k."""
+    k = Project.objects.filter(pk=OuterRef("project_id")).values("raters_per_item")
+    Item.objects.filter(pk=item.pk).update(
+        label_count=F("label_count") + 1, is_open=Q(label_count__lt=Subquery(k) - 1)
+    )
+
+
 def annotation_submit(
     *,
     item: Item,
@@ -228,14 +290,14 @@ def annotation_submit(
 ) -> tuple[Annotation, bool]:
     """Store a human label in the request. Idempotent: a retry, a double-click or a second tab
     stores one label. Returns (annotation, created); the rater's current label stands (an edit
-    goes through `annotation_revise`)."""
+    goes through `annotation_revise`). The item's label count and the rater's claim change in
+    the same transaction as the label."""
     label = label_validate(Task.from_dict(item.task.as_task_dict()), label)
     if confidence is not None and not 1 <= confidence <= 3:
         raise ValidationError(CONFIDENCE_RANGE)
-    previous = _by_submission_key(submission_key, item, annotator)
-    if previous is not None:
-        return previous, False
     try:
+        # Optimistic: the unique constraints (submission key; one current label per rater)
+        # catch a retry or a second tab, so the common case is one INSERT.
         with transaction.atomic():
             annotation = Annotation.objects.create(
                 item=item,
@@ -246,8 +308,12 @@ def annotation_submit(
                 submission_key=submission_key,
                 seconds_spent=seconds_spent,
             )
+            _item_labelled(item)
             Assignment.objects.filter(item=item, rater=annotator).delete()
     except IntegrityError:
+        previous = _by_submission_key(submission_key, item, annotator)
+        if previous is not None:
+            return previous, False
         current = Annotation.objects.get(item=item, annotator=annotator, is_current=True)
         return current, False
     from webapp.autoraters.services import judgments_ensure

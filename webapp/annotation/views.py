@@ -66,7 +66,11 @@ def _choices(task) -> list[tuple[str, str, str]]:
     return [(label, keys[index] if keys else "", label) for index, label in enumerate(task.labels)]
 
 
-def _item_context(request: HttpRequest, project: Project, item: Item | None, **extra) -> dict:
+def _item_context(
+    request: HttpRequest, project: Project, item: Item | None, *, mine=None, **extra
+) -> dict:
+    """What the item panel shows; `mine` is the rater's current label when they revise it (a
+    freshly claimed item has none: the claim passes over items the rater labelled)."""
     context = {
         "project": project,
         "item": item,
@@ -90,7 +94,7 @@ def _item_context(request: HttpRequest, project: Project, item: Item | None, **e
         else [],
         choices=_choices(task),
         submission_key=uuid.uuid4().hex,
-        mine=annotation_for(item=item, user=request.user),
+        mine=mine,
     )
     if project.reveal_autorater_before_submit:
         context.update(_verdict_context(project, item))
@@ -99,7 +103,8 @@ def _item_context(request: HttpRequest, project: Project, item: Item | None, **e
 
 def _verdict_context(project: Project, item: Item) -> dict:
     version = version_promoted_for(project.pk)
-    return {"version": version, "judgment": judgment_for(item_id=item.pk, version=version)}
+    judgment = judgment_for(item_id=item.pk, version=version) if version else None
+    return {"version": version, "judgment": judgment}
 
 
 def _panel(request: HttpRequest, context: dict) -> HttpResponse:
@@ -125,18 +130,25 @@ def item_edit(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     """An item the rater already labelled, to change the label (a new revision)."""
     project = project_for_rater(request.user, slug)
     item = _item_of(project, item_id)
-    if annotation_for(item=item, user=request.user) is None:
+    mine = annotation_for(item=item, user=request.user)
+    if mine is None:
         raise PermissionDenied("You have not labelled this item.")
     history = annotation_history(item=item, user=request.user)
-    return _panel(request, _item_context(request, project, item, revising=True, history=history))
+    context = _item_context(request, project, item, mine=mine, revising=True, history=history)
+    return _panel(request, context)
 
 
 def _int_or_none(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def _reveal_context(request: HttpRequest, project: Project, item: Item) -> dict:
-    annotation = annotation_for(item=item, user=request.user)
+def _reveal_context(
+    request: HttpRequest, project: Project, item: Item, annotation: Annotation | None = None
+) -> dict:
+    """The rater's verdict beside the autorater's; `annotation`: their current label if the
+    caller has it at hand (it is read otherwise)."""
+    if annotation is None:
+        annotation = annotation_for(item=item, user=request.user)
     context = {
         "project": project,
         "item": item,
@@ -152,9 +164,11 @@ def _reveal_context(request: HttpRequest, project: Project, item: Item) -> dict:
     return context
 
 
-def _reveal(request: HttpRequest, project: Project, item: Item) -> HttpResponse:
+def _reveal(
+    request: HttpRequest, project: Project, item: Item, annotation: Annotation | None = None
+) -> HttpResponse:
     template = "annotation/reveal.html" if request.htmx else "annotation/reveal_page.html"
-    return render(request, template, _reveal_context(request, project, item))
+    return render(request, template, _reveal_context(request, project, item, annotation))
 
 
 @login_required
@@ -165,7 +179,7 @@ def submit_label(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     key = request.POST.get("submission_key") or uuid.uuid4().hex
     try:
         if request.POST.get("revise"):
-            annotation_revise(
+            annotation, created = annotation_revise(
                 item=item,
                 annotator=request.user,
                 label=request.POST.get("label", ""),
@@ -173,7 +187,7 @@ def submit_label(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
                 reason=request.POST.get("reason", ""),
             )
         else:
-            annotation_submit(
+            annotation, created = annotation_submit(
                 item=item,
                 annotator=request.user,
                 label=request.POST.get("label", ""),
@@ -183,7 +197,8 @@ def submit_label(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
             )
     except ValidationError as error:
         return HttpResponseBadRequest("; ".join(error.messages))
-    return _reveal(request, project, item)
+    # A new label is the current one; a replayed submission reads what is current now.
+    return _reveal(request, project, item, annotation if created else None)
 
 
 @login_required

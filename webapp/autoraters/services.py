@@ -14,6 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from webapp.annotation.models import Item, Project
+from webapp.annotation.routing import route_priorities_set
 from webapp.annotation.selectors import item_example, task_of
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 from webapp.autoraters.selectors import version_promoted_for
@@ -171,4 +172,6 @@ def judge_items(*, version_id: int, item_ids: Sequence[int]) -> int:
         for item, verdict in zip(items, verdicts, strict=True)
     ]
     ModelJudgment.objects.bulk_create(rows, ignore_conflicts=True)
+    if version.status == AutoraterVersion.Status.PROMOTED:
+        route_priorities_set(rows)  # uncertainty-first routing follows the live autorater
     return len(rows)
