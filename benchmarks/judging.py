@@ -5,9 +5,13 @@
 For each size: a random model (vocab 8192, untied head) is written as a Hugging Face Llama
 checkpoint and loaded with `judging.hf.from_pretrained`, so both sides run the same weights. The
 work is N pairwise judgments in both orders (2N prompts) with lengths drawn from a realistic mix
-(log-normal around ~200 tokens, capped at max_len). Ours: `Judge.label_log_probs` (length-sorted
-bucketed batches of 32, the label position only projected to the vocabulary), timed after a
-warm-up run that compiles every bucket. Transformers: `LlamaForCausalLM` on PyTorch CPU float32,
+(`sample_pairs`: context ~120 tokens, responses ~60 each, log-normal). Ours: `Judge.score_prompts`
+(length-sorted bucketed batches of 32, the label position only projected to the vocabulary, the
+two orders' shared prefix computed once where that pays: `judging/prefix.py`), timed after a
+warm-up run that compiles every bucket; `plain_seconds`/`mfu_plain` are the same without prefix
+sharing. `mfu` is the plain path's (every prompt's full forward, computed); with prefix sharing
+the same FLOP count over the shorter time is reported as `effective_mfu_with_prefix_sharing`
+(work skipped, not done faster). Transformers: `LlamaForCausalLM` on PyTorch CPU float32,
 as a user would write it: length-sorted batches of 32, right padding, attention mask,
 `model(...).logits` at each row's last token, under `torch.inference_mode()`. It runs in this
 process if torch and transformers import, else in `$EMBER_TORCH_PYTHON`; else its fields are null.
@@ -38,6 +42,7 @@ from safetensors.numpy import save_file
 from judging.hf import from_pretrained, to_hf_tensors
 from judging.inference import Judge
 from judging.model import Decoder, ModelConfig
+from judging.prefix import common_prefix_length
 
 VOCAB = 8192
 BATCH = 32
@@ -101,10 +106,23 @@ def forward_flops(config: ModelConfig, lengths: list[int]) -> float:
     return total
 
 
-def sample_lengths(n: int, max_len: int, seed: int) -> list[int]:
+def sample_pairs(n: int, max_len: int, seed: int) -> list[tuple[list[int], list[int]]]:
+    """n pairwise prompts in both orders: (instructions + context + A + B + tail, ... B + A ...).
+
+    Lengths are log-normal: context (instructions, prompt, conversation) around 120 tokens,
+    each response around 60, a 6-token EVALUATION tail; a prompt over max_len is cut from the
+    left (as `encode_prompt` does)."""
     rng = np.random.default_rng(seed)
-    lengths = rng.lognormal(mean=np.log(200), sigma=0.6, size=n).astype(int)
-    return np.clip(lengths, 32, max_len).tolist()
+    pairs = []
+    for _ in range(n):
+        context, a, b = (
+            rng.integers(3, VOCAB, size=int(np.clip(rng.lognormal(np.log(m), 0.6), 8, max_len)))
+            .tolist()
+            for m in (120, 60, 60)
+        )
+        tail = [7, 8, 9, 10, 11, 12]
+        pairs.append(((context + a + b + tail)[-max_len:], (context + b + a + tail)[-max_len:]))
+    return pairs
 
 
 def write_hf_llama(directory: Path, model: Decoder) -> None:
@@ -160,23 +178,36 @@ def bench_size(size: str, n_judgments: int, peak: float, workdir: Path) -> dict:
         tok = HFJudgeTokenizer(Tokenizer(models.WordLevel({"<unk>": 0}, "<unk>")), pad_id=0)
         loaded = LoadedModel(model_from_tensors(cfg, read_safetensors(directory)), cfg, tok, {})
     judge = Judge(loaded)
-    rng = np.random.default_rng(1)
-    lengths = sample_lengths(2 * n_judgments, config.max_len, seed=2)
-    prompts = [rng.integers(3, VOCAB, size=n).tolist() for n in lengths]
-    judge.label_log_probs(prompts, BATCH)  # compile every bucket
-    start = time.perf_counter()
-    ours = judge.label_log_probs(prompts, BATCH)
-    seconds = time.perf_counter() - start
+    pairs = sample_pairs(n_judgments, config.max_len, seed=2)
+    prompts = [prompt for pair in pairs for prompt in pair]
+    rows = [(2 * i, 2 * i + 1) for i in range(len(pairs))]
+    lengths = [len(p) for p in prompts]
+
+    def run(share_prefix: bool | None) -> tuple[float, np.ndarray]:
+        judge.score_prompts(prompts, rows, BATCH, share_prefix)  # compile every bucket
+        start = time.perf_counter()
+        out = judge.score_prompts(prompts, rows, BATCH, share_prefix)
+        return time.perf_counter() - start, out
+
+    plain_seconds, ours = run(share_prefix=False)
+    seconds, shared = run(share_prefix=None)
     flops = forward_flops(loaded.config, lengths)
     result = {
         "size": size,
         "judgments": n_judgments,
         "prompts": len(prompts),
         "mean_prompt_tokens": float(np.mean(lengths)),
+        "shared_prefix_fraction": round(
+            sum(common_prefix_length(a, b) for a, b in pairs) / sum(lengths) * 2, 3
+        ),
         "seconds": round(seconds, 4),
         "judgments_per_second": round(n_judgments / seconds, 2),
+        "plain_seconds": round(plain_seconds, 4),
+        "shared_prefix_speedup": round(plain_seconds / seconds, 3),
+        "max_abs_logprob_diff_shared_vs_plain": float(np.abs(shared - ours).max()),
         "achieved_flops": flops / seconds,
-        "mfu": round(flops / seconds / peak, 4),
+        "mfu": round(flops / plain_seconds / peak, 4),
+        "effective_mfu_with_prefix_sharing": round(flops / seconds / peak, 4),
         "transformers_seconds": None,
         "transformers_judgments_per_second": None,
         "ratio_vs_transformers": None,

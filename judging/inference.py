@@ -15,7 +15,8 @@ would produce a parseable label). An invalid verdict keeps its probabilities but
 `Judge.load` takes an Ember checkpoint or a local Hugging Face Llama / Mistral / Qwen2 directory
 (judging/hf.py). With a pretrained tokenizer a label is scored by its first token in context;
 a task whose labels share a first token is refused. `Judge.generate` decodes greedily with a
-key/value cache (judging/generate.py) for open-ended and real-valued tasks.
+key/value cache (judging/generate.py) for open-ended and real-valued tasks. The two orders of a
+pairwise item share their common prefix's forward pass where that saves work (judging/prefix.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from judging import prefix
 from judging.checkpoint import LoadedModel, load_checkpoint
 from judging.task_format import (
     FORMAT_VERSION,
@@ -173,13 +175,51 @@ class Judge:
             out[chunk] = np.asarray(log_probs)[: len(chunk)]
         return out
 
+    def score_prompts(
+        self,
+        prompts: Sequence[Sequence[int]],
+        pairs: Sequence[tuple[int, int]],
+        batch_size: int,
+        share_prefix: bool | None,
+    ) -> np.ndarray:
+        """Like `label_log_probs`, but the two orders of each pair in `pairs` (row indices into
+        `prompts`) share their common prefix's forward pass in the batches where that pays
+        (judging/prefix.py); share_prefix=True forces it, False turns it off."""
+        out = np.zeros((len(prompts), self.config.vocab_size), dtype=np.float32)
+        plain = set(range(len(prompts)))
+        if share_prefix is not False and pairs:
+            def bucket(n: int) -> int:
+                return bucket_length(n, self.config.max_len)
+
+            order = sorted(pairs, key=lambda r: max(len(prompts[r[0]]), len(prompts[r[1]])))
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                seqs = [(prompts[a], prompts[b]) for a, b in chunk]
+                if share_prefix is None and not prefix.sharing_pays(seqs, bucket):
+                    continue
+                arrays = prefix.pad_pairs(seqs, self.tokenizer.pad_id, bucket, batch_size)
+                log_probs = np.asarray(
+                    prefix.score_pairs_shared(self._graphdef, self._state, *arrays)
+                )
+                for i, (a, b) in enumerate(chunk):
+                    out[a], out[b] = log_probs[i, 0], log_probs[i, 1]
+                    plain -= {a, b}
+        rest = sorted(plain)
+        if rest:
+            out[rest] = self.label_log_probs([prompts[i] for i in rest], batch_size)
+        return out
+
     def judge(
         self,
         tasks: Mapping[str, Task],
         examples: Sequence[Example],
         both_orders: bool = True,
         batch_size: int = 32,
+        share_prefix: bool | None = None,
     ) -> list[Verdict]:
+        """Verdicts for `examples`. Pairwise examples are scored in both orders by default, their
+        common prefix computed once where that pays (share_prefix=None; True forces, False
+        disables; the probabilities are the same either way up to float rounding)."""
         # Plan every (example, order) prompt, then score them all in length-sorted batches.
         prompts: list[list[int]] = []
         plans: list[dict[str, Any]] = []
@@ -209,7 +249,12 @@ class Judge:
             for name, ordered in orders.items():
                 plan["rows"][name] = len(prompts)
                 prompts.append(encode_prompt(self.tokenizer, task, ordered, self.config.max_len))
-        log_probs = self.label_log_probs(prompts, batch_size) if prompts else None
+        pairs = [(p["rows"]["ab"], p["rows"]["ba"]) for p in plans if "ba" in p["rows"]]
+        log_probs = (
+            self.score_prompts(prompts, pairs, batch_size, share_prefix)
+            if prompts
+            else None
+        )
         return [self._verdict(plan, log_probs) for plan in plans]
 
     def generate(
