@@ -19,8 +19,17 @@ from webapp.autoraters.selectors import version_promoted_for
 from webapp.autoraters.services import _judge_for, judge_items
 
 router = Router(tags=["judge"])
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
+ERRORS = {
+    503: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    409: ErrorOut,
+    413: ErrorOut,
+    422: ErrorOut,
+}
 NO_LIVE_VERSION = "This project has no live autorater yet: train one (POST .../jobs) first."
+NO_CHECKPOINT = "The live autorater's checkpoint cannot be loaded; ask an admin to retrain."
 NOTHING_TO_JUDGE = "Give item_ids or examples (not both)."
 TOO_MANY_EXAMPLES = "At most {limit} inline examples per request; push them as items instead."
 UNKNOWN_ITEMS = "Not items of this project: {ids}"
@@ -38,6 +47,13 @@ def _verdict_row(judgment: ModelJudgment) -> dict:
         "consistent": judgment.consistent,
         "valid": judgment.valid,
     }
+
+
+def _live_judge(version):
+    try:
+        return _judge_for(version.checkpoint_dir)
+    except (OSError, ValueError) as error:  # FileNotFoundError is an OSError
+        raise ApiError(503, NO_CHECKPOINT, code="autorater_unavailable") from error
 
 
 def _inline_examples(project, lines: list[dict]) -> tuple[dict, list[Example]]:
@@ -75,7 +91,7 @@ def judge(request: HttpRequest, slug: str, body: JudgeIn):
         raise ApiError(409, NO_LIVE_VERSION)
     if body.examples:
         tasks, examples = _inline_examples(project, body.examples)
-        verdicts = _judge_for(version.checkpoint_dir).judge(tasks, examples)
+        verdicts = _live_judge(version).judge(tasks, examples)
         audit(request, "judge.examples", project, version=version.number, n=len(examples))
         return Status(200, {"version": version.number, "verdicts": [v.to_dict() for v in verdicts]})
 
@@ -100,6 +116,7 @@ def judge(request: HttpRequest, slug: str, body: JudgeIn):
                 **judge_job_progress(job),
             },
         )
+    _live_judge(version)  # fails cleanly (503) before any work when the checkpoint is gone
     judge_items(version_id=version.pk, item_ids=item_ids)
     judgments = {
         judgment.item_id: judgment
