@@ -7,6 +7,9 @@ autorater's verdicts and for human raters alike. Reference implementations (skle
 
 from __future__ import annotations
 
+import functools
+import math
+import statistics
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
@@ -363,16 +366,20 @@ def kappa_from_confusion(
     return {"value": None if np.isnan(value) else value, "ci": ci, "n": n}
 
 
+@functools.lru_cache(maxsize=8)
+def _z(confidence: float) -> float:
+    """The two-sided normal quantile for a confidence level (1.96 for 0.95)."""
+    return statistics.NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+
+
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> list[float] | None:
     """Wilson score interval of a proportion (better than the normal one near 0 and 1)."""
     if n <= 0:
         return None
-    from scipy.stats import norm
-
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    z = _z(confidence)
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
 
 
@@ -522,3 +529,26 @@ def calibration_from_bins(bins: Sequence[Mapping[str, float]], n_bins: int = 10)
             }
         )
     return {"ece": float(ece) if total else None, "bins": out, "n": int(total)}
+
+
+def paired_accuracy_difference(
+    both_right: int,
+    only_a: int,
+    only_b: int,
+    both_wrong: int,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Accuracy of B minus accuracy of A on the same items, from the paired 2x2 counts, with a
+    bootstrap CI over items: {"value", "ci", "n"} (positive: B is better)."""
+    table = np.asarray([[both_right, only_a], [only_b, both_wrong]], dtype=float)
+    n = int(table.sum())
+    if n == 0:
+        return {"value": None, "ci": None, "n": 0}
+    value = (only_b - only_a) / n
+    ci = None
+    if n_resamples > 0:
+        draws = _multinomial_tables(table, n_resamples, seed)
+        ci = _percentile_ci((draws[:, 1, 0] - draws[:, 0, 1]) / n, confidence)
+    return {"value": float(value), "ci": ci, "n": n}

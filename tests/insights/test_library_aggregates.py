@@ -135,3 +135,19 @@ def test_length_preference_from_counts():
     out = B.length_preference_from_counts(counts)
     assert out["counted"] == 8 and out["long_bias"] == pytest.approx(0.75)
     assert out["value"] == pytest.approx(0.25)
+
+
+def test_paired_accuracy_difference():
+    rng = np.random.default_rng(0)
+    a_right = rng.random(500) < 0.7
+    b_right = np.where(rng.random(500) < 0.8, a_right, ~a_right) | (rng.random(500) < 0.1)
+    counts = [
+        int((a_right & b_right).sum()),
+        int((a_right & ~b_right).sum()),
+        int((~a_right & b_right).sum()),
+        int((~a_right & ~b_right).sum()),
+    ]
+    out = M.paired_accuracy_difference(*counts)
+    assert out["value"] == pytest.approx(b_right.mean() - a_right.mean())
+    assert out["ci"][0] < out["value"] < out["ci"][1]
+    assert M.paired_accuracy_difference(0, 0, 0, 0)["value"] is None

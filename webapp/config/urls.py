@@ -63,6 +63,7 @@ urlpatterns = [
         autorater_views.version_report_picture,
         name="version-report-picture",
     ),
+    path("", include("webapp.insights.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("webapp.api.urls")),

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "webapp.annotation",
     "webapp.autoraters",
     "webapp.jobs",
+    "webapp.insights",
     "ninja",
     "webapp.api",
 ]
