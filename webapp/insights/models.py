@@ -158,6 +158,36 @@ class RaterCell(_Cell):
         return f"{type(self).__name__} {self.pk}: n={self.n}"
 
 
+class HeldoutJudgment(models.Model):
+    """A version's verdict on a held-out item with the item's reference label (the version
+    comparison pairs two versions' rows through the item)."""
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(
+        "annotation.Item", on_delete=models.CASCADE, related_name="insights_heldout"
+    )
+    version = models.ForeignKey(
+        "autoraters.AutoraterVersion", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    task = models.ForeignKey(
+        "annotation.TaskDefinition", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    category = models.CharField(max_length=200, blank=True)
+    label = models.TextField(blank=True)
+    valid = models.BooleanField()
+    confidence = models.FloatField(null=True)
+    reference = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "version", "item"], name="insights_heldout_version"),
+            models.Index(fields=["item", "version"], name="insights_heldout_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} by version {self.version_id}"
+
+
 class DisagreementRow(models.Model):
     """An item where a version's verdict differs from a human label, or (version null) the
     humans differ among themselves."""

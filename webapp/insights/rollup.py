@@ -30,6 +30,7 @@ CELL_MODELS = (
     m.TrendCell,
     m.RaterCell,
     m.DisagreementRow,
+    m.HeldoutJudgment,
 )
 
 
@@ -138,6 +139,12 @@ def _statements() -> list[str]:
         FROM autoraters_modeljudgment j JOIN {t["ItemSummary"]} s ON s.item_id = j.item_id
         WHERE s.project_id = %(p)s
         GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12""",
+        f"""INSERT INTO {t["HeldoutJudgment"]} (project_id, item_id, version_id, task_id,
+            category, label, valid, confidence, reference)
+        SELECT %(p)s, s.item_id, j.version_id, s.task_id, s.category,
+            CASE WHEN j.valid THEN j.label ELSE '' END, j.valid, j.confidence, s.reference
+        FROM {t["ItemSummary"]} s JOIN autoraters_modeljudgment j ON j.item_id = s.item_id
+        WHERE s.project_id = %(p)s AND s.split = 'heldout'""",
         f"""INSERT INTO {t["RaterCell"]} (project_id, annotator_id, task_id, category, n, gold_n,
             gold_right, seconds_sum, seconds_n)
         SELECT %(p)s, annotator_id, task_id, category, count(*),

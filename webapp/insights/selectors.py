@@ -477,15 +477,17 @@ def item_detail(project: Project, item_id: int) -> dict[str, Any] | None:
 
 
 def _versions_joined(project: Project, a, b, filters: Filters):
-    items = Item.objects.filter(project=project, split=Item.Split.HELDOUT).annotate(
-        ja=FilteredRelation("model_judgments", condition=Q(model_judgments__version=a)),
-        jb=FilteredRelation("model_judgments", condition=Q(model_judgments__version=b)),
+    """Version a's held-out rows, each with version b's row on the same item (as "jb")."""
+    rows = m.HeldoutJudgment.objects.filter(project=project, version=a).annotate(
+        jb=FilteredRelation(
+            "item__insights_heldout", condition=Q(item__insights_heldout__version=b)
+        )
     )
     if filters.task is not None:
-        items = items.filter(task_id=filters.task)
+        rows = rows.filter(task_id=filters.task)
     if filters.category is not None:
-        items = items.filter(insights_summary__category=filters.category)
-    return items.filter(ja__isnull=False, jb__isnull=False)
+        rows = rows.filter(category=filters.category)
+    return rows.filter(jb__isnull=False)
 
 
 def version_comparison(project: Project, a, b, filters: Filters, offset: int) -> dict[str, Any]:
@@ -494,22 +496,22 @@ def version_comparison(project: Project, a, b, filters: Filters, offset: int) ->
     joined = _versions_joined(project, a, b, filters)
     cells = list(
         joined.values(
-            label_a=F("ja__label"),
+            "reference",
+            label_a=F("label"),
             label_b=F("jb__label"),
-            valid_a=F("ja__valid"),
+            valid_a=F("valid"),
             valid_b=F("jb__valid"),
-            ref=F("insights_summary__reference"),
         ).annotate(n=Count("id"))
     )
     counts = {"both_right": 0, "only_a": 0, "only_b": 0, "both_wrong": 0}
     scored = 0
     labels = sorted({c["label_a"] for c in cells} | {c["label_b"] for c in cells} - {""})
     for cell in cells:
-        if not cell["ref"]:
+        if not cell["reference"]:
             continue
         scored += cell["n"]
-        right_a = cell["valid_a"] and cell["label_a"] == cell["ref"]
-        right_b = cell["valid_b"] and cell["label_b"] == cell["ref"]
+        right_a = cell["valid_a"] and cell["label_a"] == cell["reference"]
+        right_b = cell["valid_b"] and cell["label_b"] == cell["reference"]
         key = {
             (True, True): "both_right",
             (True, False): "only_a",
@@ -518,17 +520,11 @@ def version_comparison(project: Project, a, b, filters: Filters, offset: int) ->
         }[(bool(right_a), bool(right_b))]
         counts[key] += cell["n"]
     differ = list(
-        joined.exclude(ja__label=F("jb__label"))
-        .select_related("task")
-        .defer("flame_prompt", "context")
-        .annotate(
-            label_a=F("ja__label"),
-            conf_a=F("ja__confidence"),
-            label_b=F("jb__label"),
-            conf_b=F("jb__confidence"),
-            ref=F("insights_summary__reference"),
-        )
-        .order_by(Greatest("ja__confidence", "jb__confidence").desc(nulls_last=True), "id")[
+        joined.exclude(label=F("jb__label"))
+        .select_related("item", "task")
+        .only("item__external_id", "task__name", "label", "confidence", "reference")
+        .annotate(label_b=F("jb__label"), conf_b=F("jb__confidence"))
+        .order_by(Greatest("confidence", "jb__confidence").desc(nulls_last=True), "id")[
             offset : offset + PAGE + 1
         ]
     )

@@ -350,12 +350,12 @@ def versions(request: HttpRequest, slug: str) -> HttpResponse:
     if fmt:
         rows = [
             {
-                "item_id": i.pk,
-                "external_id": i.external_id,
+                "item_id": i.item_id,
+                "external_id": i.item.external_id,
                 "task": i.task.name,
-                "reference": i.ref,
-                f"v{a.number}_label": i.label_a,
-                f"v{a.number}_confidence": i.conf_a,
+                "reference": i.reference,
+                f"v{a.number}_label": i.label,
+                f"v{a.number}_confidence": i.confidence,
                 f"v{b.number}_label": i.label_b,
                 f"v{b.number}_confidence": i.conf_b,
             }
