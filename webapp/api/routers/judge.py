@@ -116,8 +116,10 @@ def judge(request: HttpRequest, slug: str, body: JudgeIn):
                 **judge_job_progress(job),
             },
         )
-    _live_judge(version)  # fails cleanly (503) before any work when the checkpoint is gone
-    judge_items(version_id=version.pk, item_ids=item_ids)
+    judged = ModelJudgment.objects.filter(version=version, item_id__in=item_ids)
+    if judged.count() < len(item_ids):
+        _live_judge(version)  # fails cleanly (503) when the checkpoint cannot be loaded
+        judge_items(version_id=version.pk, item_ids=item_ids)
     judgments = {
         judgment.item_id: judgment
         for judgment in ModelJudgment.objects.filter(
