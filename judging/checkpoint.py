@@ -42,6 +42,17 @@ class LoadedModel:
     metadata: dict[str, Any]
 
 
+def _checkpointer() -> ocp.StandardCheckpointer:
+    """A checkpointer local to this process: in a multi-process (jax.distributed) run, process 0
+    alone writes the final judge, and any process may load one, without cross-process barriers.
+    """
+    if jax.process_count() == 1:
+        return ocp.StandardCheckpointer()
+    me = jax.process_index()
+    options = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+    return ocp.StandardCheckpointer(multiprocessing_options=options)
+
+
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", "utf-8")
 
@@ -59,7 +70,7 @@ def save_checkpoint(
     tmp.mkdir()
     try:
         params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-        checkpointer = ocp.StandardCheckpointer()
+        checkpointer = _checkpointer()
         checkpointer.save(tmp / PARAMS_DIR, params)
         checkpointer.wait_until_finished()
         checkpointer.close()
@@ -99,7 +110,7 @@ def load_checkpoint(directory: str | Path) -> LoadedModel:
     target = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), nnx.to_pure_dict(abstract_state)
     )
-    checkpointer = ocp.StandardCheckpointer()
+    checkpointer = _checkpointer()
     restored = checkpointer.restore(directory / PARAMS_DIR, target)
     checkpointer.close()
     nnx.replace_by_pure_dict(abstract_state, restored)

@@ -207,6 +207,34 @@ def _train_step(graphdef, state, tokens, mask, last, targets, dropout_key):
     return nnx.state((model, optimizer)), loss
 
 
+def init_train_state(
+    model_config: ModelConfig,
+    config: TrainConfig,
+    mesh: jax.sharding.Mesh,
+    init_params: nnx.State | None = None,
+) -> tuple[nnx.GraphDef, nnx.State]:
+    """(graphdef, state) of the model and its AdamW optimizer, created in one jitted call
+    directly with the mesh shardings (replicated, or FSDP-sharded). The model is initialised
+    from config.seed, or takes `init_params` (a saved judge's nnx.Param state)."""
+    param_dtype = jnp.dtype(config.param_dtype)
+
+    def build(params: nnx.State | None) -> tuple[Decoder, nnx.Optimizer]:
+        model = Decoder(model_config, rngs=nnx.Rngs(config.seed))
+        if params is not None:
+            nnx.update(model, params)
+        if param_dtype != jnp.float32:
+            model_def, model_state = nnx.split(model)
+            model = nnx.merge(model_def, _cast_floats(model_state, param_dtype))
+        return model, nnx.Optimizer(model, make_optimizer(config), wrt=nnx.Param)
+
+    graphdef, abstract = nnx.split(nnx.eval_shape(lambda: build(init_params)))
+    shardings = jax.tree.map(
+        lambda x: parallel.param_sharding(mesh, x.shape, config.fsdp), abstract
+    )
+    create = jax.jit(lambda params: nnx.split(build(params))[1], out_shardings=shardings)
+    return graphdef, create(init_params)
+
+
 def make_train_step(
     graphdef: nnx.GraphDef,
     state: nnx.State,
@@ -502,8 +530,7 @@ def train(
         )
     if init is not None:
         model_config = dataclasses.replace(init.config, dropout=config.dropout)
-        graphdef, _ = nnx.split(nnx.eval_shape(lambda: Decoder(model_config, rngs=nnx.Rngs(0))))
-        model = nnx.merge(graphdef, nnx.state(init.model, nnx.Param))
+        init_params = nnx.state(init.model, nnx.Param)
     else:
         model_config = ModelConfig.named(
             config.model_size,
@@ -514,12 +541,8 @@ def train(
                 **config.model_overrides,
             },
         )
-        model = Decoder(model_config, rngs=nnx.Rngs(config.seed))
-    if config.param_dtype != "float32":
-        graphdef, params = nnx.split(model)
-        model = nnx.merge(graphdef, _cast_floats(params, jnp.dtype(config.param_dtype)))
-    optimizer = nnx.Optimizer(model, make_optimizer(config), wrt=nnx.Param)
-    graphdef, state = nnx.split((model, optimizer))
+        init_params = None
+    graphdef, state = init_train_state(model_config, config, mesh, init_params)
     step_fn, state = make_train_step(graphdef, state, config, mesh)
     base_key = jax.random.key(config.seed + 2)
 
