@@ -171,6 +171,12 @@ def page_cases(world) -> list[tuple]:
             DATA,
             404,
         ),
+        ("insights-dashboard", "get", f"/p/{slug}/insights/", None, DATA, 200),
+        ("insights-disagreements", "get", f"/p/{slug}/insights/disagreements/", None, DATA, 200),
+        ("insights-item", "get", f"/p/{slug}/insights/items/{item.pk}/", None, DATA, 200),
+        ("insights-versions", "get", f"/p/{slug}/insights/versions/", None, DATA, 200),
+        ("insights-raters", "get", f"/p/{slug}/insights/raters/", None, DATA, 200),
+        ("insights-refresh", "post", f"/p/{slug}/insights/refresh/", {}, DATA, 302),
         ("admin:index", "get", "/admin/", None, ADMIN, 200),
         ("api-tokens", "get", "/account/tokens/", None, EVERYONE, 200),
         (
