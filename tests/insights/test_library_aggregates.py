@@ -151,3 +151,14 @@ def test_paired_accuracy_difference():
     assert out["value"] == pytest.approx(b_right.mean() - a_right.mean())
     assert out["ci"][0] < out["value"] < out["ci"][1]
     assert M.paired_accuracy_difference(0, 0, 0, 0)["value"] is None
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_analytic_kappa_interval_matches_bootstrap(seed):
+    a, b = _rows(seed, 800)
+    table = M.confusion_matrix(a, b, LABELS)
+    analytic = M.kappa_analytic_from_confusion(table)
+    boot = M.kappa_from_confusion(table, n_resamples=3000, seed=seed)
+    assert analytic["value"] == pytest.approx(cohen_kappa_score(a, b, labels=LABELS))
+    assert analytic["ci"][0] == pytest.approx(boot["ci"][0], abs=0.015)
+    assert analytic["ci"][1] == pytest.approx(boot["ci"][1], abs=0.015)

@@ -22,8 +22,9 @@ from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 from webapp.insights import models as m
 
 N_BOOT = 1000
-# Breakdowns (one kappa per rater, category, version) use fewer resamples: dozens per page.
-N_BOOT_GROUP = 300
+# Breakdowns (one kappa per rater, category, version: dozens per page) use the analytic
+# large-sample interval instead of the bootstrap.
+N_BOOT_GROUP = 0
 PAGE = 50
 TAGS = [value for value, _ in Annotation.DisagreementTag.choices]
 
@@ -153,7 +154,9 @@ def _agreement(
         "matrix": table.tolist(),
         "outside": outside,
         "accuracy": M.accuracy_from_confusion(table, uncounted=outside),
-        "kappa": M.kappa_from_confusion(table, n_resamples=n_boot),
+        "kappa": M.kappa_from_confusion(table, n_resamples=n_boot)
+        if n_boot
+        else M.kappa_analytic_from_confusion(table),
     }
 
 
