@@ -6,6 +6,8 @@ python -m training train --data SNAPSHOT.jsonl --out DIR [--preset demo] [--step
 python -m training evaluate --model DIR --data FILE.jsonl      (prints JSON)
 python -m training evaluate --model DIR --data A.jsonl B.jsonl --report OUT_DIR
     (writes OUT_DIR/report.json and PNG pictures; see training/report.py)
+python -m training recipe default|teacher --out DIR [--profile quick|default|accelerator]
+    (converts shared/data, splits by prompt, trains, evaluates; see training/recipe.py)
 """
 
 from __future__ import annotations
@@ -47,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         "--own",
         help="JSON file {example id: 'A' or 'B'}: the judge's own responses (egocentric bias)",
     )
+    from training import recipe
+
+    recipe.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "recipe":
+        return recipe.main(args)
 
     # Imported here so `--help` stays fast.
     from judging.inference import Judge

@@ -1,0 +1,174 @@
+"""The recipes end to end on a small subsample of the real shared data (a few training steps):
+every report field, splits disjoint by prompt, baselines on the same items, teacher data kept
+out of the default recipe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
+from training import recipe as R
+from training.__main__ import main as cli
+
+DATA = R.DEFAULT_DATA
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared/data is not present")
+
+TINY = R.Profile(
+    name="test",
+    train=dict(
+        model_size="tiny",
+        model_overrides={"d_model": 32, "n_layers": 2, "d_ff": 64},
+        steps=4,
+        batch_size=8,
+        learning_rate=1e-3,
+        warmup_steps=1,
+        max_len=128,
+        vocab_size=512,
+        log_every=2,
+        checkpoint_every=0,
+    ),
+    judged_chars=120,
+    context_chars=80,
+    reference_chars=60,
+    max_train_per_task=30,
+    max_eval_per_task=10,
+    max_eval_pairwise=25,
+    demo_per_task=30,
+    self_taught_per_task=15,
+    teacher_examples=40,
+    teacher_scan=2000,
+    bootstrap=30,
+    bias=False,
+)
+SOURCES = ["qa-feedback", "dices"]
+
+
+def test_fit_example_keeps_both_responses_and_the_end_of_conversations():
+    task = Task(
+        name="t",
+        type=TaskType.PAIRWISE,
+        title="t",
+        description="d",
+        context_fields=("question", "conversation", RESPONSE_A, RESPONSE_B),
+        output_fields=("choice",),
+        labels=("A", "B"),
+    )
+    example = Example(
+        task="t",
+        context={
+            "question": "q" * 1000,
+            "conversation": [{"role": "user", "content": f"turn {i} " * 40} for i in range(9)],
+            RESPONSE_A: "start " + "a" * 2000 + " end-a",
+            RESPONSE_B: "b",
+        },
+        label="A",
+    )
+    fitted = R.fit_example(task, example, TINY)
+    assert len(fitted.context["question"]) <= TINY.context_chars + 4
+    assert fitted.context[RESPONSE_A].startswith("start") and fitted.context[RESPONSE_A].endswith(
+        "end-a"
+    )
+    assert len(fitted.context[RESPONSE_A]) <= TINY.judged_chars + 5
+    assert fitted.context[RESPONSE_B] == "b"
+    assert "turn 8" in fitted.context["conversation"][-1]["content"]
+
+
+def test_default_recipe_end_to_end(tmp_path):
+    out = tmp_path / "default"
+    report = R.run_recipe("default", out, profile=TINY, sources=SOURCES, log=lambda _: None)
+
+    # Outputs on disk, and the report has every field.
+    assert (out / "model" / "metadata.json").exists() or any((out / "model").iterdir())
+    saved = json.loads((out / "recipe.json").read_text())
+    assert saved["recipe"] == "default"
+    assert (out / "report" / "report.json").exists()
+    card = (out / "model_card.md").read_text()
+    assert "longer_wins" in card and "tfidf_logreg" in card
+    for field in (
+        "sources",
+        "excluded_sources",
+        "split_counts",
+        "mixture_weights",
+        "train",
+        "timings",
+        "pooled_pairwise_human",
+        "overall_human_accuracy",
+        "per_task",
+        "judge_summary",
+    ):
+        assert field in report, field
+    pooled = report["pooled_pairwise_human"]
+    assert pooled["n"] > 0 and pooled["tasks"] == ["qa-feedback/preference"]
+    for name in ("judge", "longer_wins", "shorter_wins", "tfidf_logreg", "random"):
+        row = pooled[name]
+        for key in ("accuracy", "longer_lost", "longer_won", "length_balanced", "consistency"):
+            assert key in row, (name, key)
+        assert row["accuracy"]["ci"] is not None
+    # By construction: a length rule is always wrong where the longer response lost.
+    assert pooled["longer_wins"]["longer_lost"]["value"] == 0.0
+    assert pooled["shorter_wins"]["longer_won"]["value"] == 0.0
+    assert pooled["longer_wins"]["length_balanced"]["value"] == pytest.approx(0.5)
+    assert 0.0 <= pooled["judge"]["consistency"] <= 1.0
+    assert set(pooled["judge_minus"]) >= {"longer_wins", "shorter_wins", "tfidf_logreg"}
+    assert "dices/safety" in report["per_task"]
+    assert "demo_arithmetic" in report["per_task"]
+
+    # Licences and exclusions are recorded; teacher data never enters the default recipe.
+    assert report["sources"]["dices"]["license"] == "CC BY 4.0"
+    assert R.TEACHER_SOURCE in report["excluded_sources"]
+    assert R.TEACHER_TASK not in report["mixture_weights"]
+    assert not any(name.startswith("alpaca") for name in report["train_rows_per_task"])
+    assert any(name.startswith(R.SELF_TAUGHT_PREFIX) for name in report["train_rows_per_task"])
+
+
+def test_splits_are_disjoint_by_prompt_and_self_taught_uses_training_prompts_only():
+    data = R.build_data("default", DATA, TINY, sources=SOURCES, log=lambda _: None)
+    tasks = data["tasks"]
+    keys = {
+        name: {R.prompt_key(tasks[e.task], e) for e in rows}
+        for name, rows in data["splits"].items()
+    }
+    assert keys["train"] and keys["test"] and keys["dev"]
+    assert not keys["train"] & keys["test"]
+    assert not keys["train"] & keys["dev"]
+    assert not keys["dev"] & keys["test"]
+    heldout_keys = keys["test"] | keys["dev"]
+    synthetic = [e for e in data["train"] if e.task.startswith(R.SELF_TAUGHT_PREFIX)]
+    assert synthetic
+    for example in synthetic:
+        assert R.prompt_key(tasks[example.task], example) not in heldout_keys
+    assert all(e.task != R.TEACHER_TASK for rows in data["splits"].values() for e in rows)
+    with pytest.raises(AssertionError):
+        leaked = {**data["splits"], "test": [*data["splits"]["test"], data["splits"]["train"][0]]}
+        R.check_disjoint(tasks, leaked)
+
+
+def test_teacher_recipe_data_is_swapped_split_by_instruction_and_kept_apart():
+    data = R.build_data("teacher", DATA, TINY, sources=["dices"], log=lambda _: None)
+    teacher = [e for rows in data["splits"].values() for e in rows if e.task == R.TEACHER_TASK]
+    assert 0 < len(teacher) <= TINY.teacher_examples
+    # Upstream the reference answer is always response A; about half are swapped here.
+    assert 0 < data["teacher"]["swapped"] < len(teacher)
+    R.check_disjoint(data["tasks"], data["splits"])
+    assert data["sources"][R.TEACHER_SOURCE]["license"].startswith("CC BY-NC")
+    assert not any(R._is_human(e) for e in teacher)
+
+
+def test_unknown_source_and_profile_are_clear_errors(tmp_path, capsys):
+    with pytest.raises(ValueError, match="permissively licensed"):
+        R.build_data("default", DATA, TINY, sources=["alpaca-eval-judgments"])
+    with pytest.raises(ValueError, match="unknown recipe"):
+        R.build_data("nope", DATA, TINY)
+    code = cli(["recipe", "default", "--out", str(tmp_path), "--source", "usr-topical-chat"])
+    assert code == 2
+    assert "permissively licensed" in capsys.readouterr().err
+
+
+def test_profiles_exist_with_budgets():
+    assert {"quick", "default", "accelerator"} <= set(R.PROFILES)
+    assert R.PROFILES["default"].budget_minutes <= 60
+    assert R.PROFILES["accelerator"].budget_minutes <= 30
+    assert Path(R.DEFAULT_DATA).name == "data"
