@@ -1,20 +1,35 @@
 """Benchmark: claim-next-item and submit latency with many concurrent raters over HTTP.
 
     python -m benchmarks.annotation [--items 1000000] [--raters 100] [--seconds 60]
-                                    [--think-seconds 2] [--quick]
+                                    [--think-min 2] [--think-max 5] [--closed-seconds 20]
+                                    [--workers 2] [--threads 8] [--keep-db] [--quick]
 
 Seeds ITEMS pairwise items into Postgres (one INSERT ... SELECT over generate_series), starts
-the app under gunicorn on loopback, logs RATERS raters in, and has each loop GET the queue
-(which claims the next item with select_for_update(skip_locked)) and POST a label, for
-SECONDS. Each rater pauses THINK seconds on average between items (a fast person; 0 for a
-closed loop that measures saturation). Prints JSON with p50/p99 latency of both requests and
-the requests per second. Needs DATABASE_URL (Postgres); uses its own database `<name>_bench`
-(created, migrated, dropped at the end).
+the app under gunicorn (gthread workers, production settings) on loopback, and gives each of
+RATERS raters its own logged-in session and keep-alive connection. Each rater loops like a
+person at the queue screen: GET the queue (htmx swap; claims the next item with SELECT ... FOR
+UPDATE SKIP LOCKED), read the pair for a think time drawn uniformly from [THINK_MIN, THINK_MAX]
+seconds, POST a label (the reveal comes back). Raters arrive spread over the first think time;
+that and the next WARMUP seconds (worker threads connecting, templates compiling) are not
+measured.
+
+Two phases on the same database and server:
+  think-time  SECONDS with the think time above: the latency a rater sees (the goal's numbers).
+  closed      CLOSED_SECONDS with no think time, every rater back to back: the saturation
+              throughput (requests_per_second) and the latency at saturation.
+
+Prints JSON: claim/submit p50/p90/p99/max in ms and requests_per_second of each phase (the
+top-level claim_p50_ms ... are the think-time phase), the settings, the load average of the
+machine before and after, and checks that nobody got an item twice (no item has more labels
+than raters_per_item; every stored label was answered 200). Needs DATABASE_URL (Postgres);
+uses its own database `<name>_bench` (created, migrated, seeded; dropped at the end unless
+--keep-db, and reused when it already holds the same seeded items).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -24,9 +39,8 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
-from http.cookiejar import CookieJar
+from importlib import import_module
 from pathlib import Path
 
 import dj_database_url
@@ -34,6 +48,7 @@ import dj_database_url
 ROOT = Path(__file__).resolve().parents[1]
 ITEM_ID = re.compile(r'data-item-id="(\d+)"')
 SUBMISSION_KEY = re.compile(r'name="submission_key" value="([0-9a-f]+)"')
+CSRF_COOKIE = re.compile(r"csrftoken=([^;]+)")
 SEED_SQL = """
 INSERT INTO annotation_item (created_at, updated_at, project_id, task_id, external_id, context,
     reference, gold_label, split, is_gold, flame_prompt, format_version, content_hash, provenance)
@@ -44,24 +59,43 @@ SELECT now(), now(), %(project)s, %(task)s, 'bench-' || n,
     '', 'A', 'train', true, 'INSTRUCTIONS: ...', 'flame-v1', md5('bench-' || n), '{}'::jsonb
 FROM generate_series(1, %(items)s) AS n
 """
+RESET_SQL = [
+    "DELETE FROM annotation_annotation",
+    "DELETE FROM annotation_assignment",
+    "DELETE FROM annotation_skip",
+    "UPDATE annotation_item SET label_count = 0, is_open = true WHERE NOT is_open "
+    "OR label_count > 0",
+]
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float | None:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else None
 
 
 def _database(url: str) -> tuple[str, str]:
     base = dj_database_url.parse(url)
     name = f"{base['NAME']}_bench"
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    return name, url.rsplit("/", 1)[0] + f"/{name}", admin
+    return name, url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def _seed(items: int, raters: int) -> list[str]:
-    """Project, task, items and logged-in raters; returns the raters' session keys."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
+def _seeded(items: int) -> bool:
+    """The bench database already holds this many seeded items (then reset their labels)."""
+    from django.db import connection
+
+    from webapp.annotation.models import Item, Project
+
+    project = Project.objects.filter(slug="load").first()
+    if project is None or Item.objects.filter(project=project).count() != items:
+        return False
+    with connection.cursor() as cursor:
+        for statement in RESET_SQL:
+            cursor.execute(statement)
+        cursor.execute("VACUUM ANALYZE annotation_item")
+    return True
+
+
+def _seed(items: int) -> None:
     from django.db import connection
 
     from judging.demo_tasks import ARITHMETIC
@@ -72,99 +106,239 @@ def _seed(items: int, raters: int) -> list[str]:
     definition = task_definition_upsert(project=project, task=ARITHMETIC)
     with connection.cursor() as cursor:
         cursor.execute(SEED_SQL, {"project": project.pk, "task": definition.pk, "items": items})
-        cursor.execute("ANALYZE")
-    sessions = []
+        cursor.execute("VACUUM ANALYZE")
+
+
+def _sessions(raters: int) -> list[str]:
+    """Raters of the load project, each logged in with its own session; their session keys."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from webapp.annotation.models import Project
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    project = Project.objects.get(slug="load")
     users = get_user_model()
+    keys = []
     for index in range(raters):
-        user = users(username=f"load{index}")
-        user.set_unusable_password()
-        user.save()
+        user, _ = users.objects.get_or_create(username=f"load{index}")
         project.raters.add(user)
-        session = SessionStore()
+        session = store()
         session["_auth_user_id"] = str(user.pk)
         session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
         session["_auth_user_hash"] = user.get_session_auth_hash()
         session.create()
-        sessions.append(session.session_key)
-    return sessions
+        keys.append(session.session_key)
+    return keys
 
 
 class Rater(threading.Thread):
-    def __init__(self, base: str, session_key: str, deadline: float, think: float, seed: int):
+    """One person at the queue screen, on one keep-alive connection (reopened if the server
+    closes it; a retried submit is safe: the submission key makes it idempotent)."""
+
+    def __init__(self, port: int, session_key: str, think: tuple[float, float], seed: int):
         super().__init__(daemon=True)
-        self.base, self.deadline, self.think = base, deadline, think
+        self.port, self.think = port, think
         self.random = random.Random(seed)
-        self.jar = CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
-        self.session_key = session_key
-        self.claims: list[float] = []
-        self.submits: list[float] = []
-        self.errors = 0
+        self.cookies = {"sessionid": session_key}
+        self.connection: http.client.HTTPConnection | None = None
+        self.phase: dict | None = None  # where samples go; None while warming up
+        self.stop_at = 0.0
+        self.claims: dict[str, list[float]] = {}
+        self.submits: dict[str, list[float]] = {}
+        self.errors: dict[str, int] = {}
+        self.answered = 0  # every submit answered 200, measured or not
 
-    def _request(self, path: str, data: bytes | None = None, headers: dict | None = None) -> str:
-        request = urllib.request.Request(self.base + path, data=data, headers=headers or {})
-        request.add_header("Cookie", self._cookie())
-        with self.opener.open(request, timeout=30) as response:
-            return response.read().decode()
+    def _request(self, method: str, path: str, body: str | None = None) -> str:
+        headers = {
+            "HX-Request": "true",
+            "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+        }
+        if body is not None:
+            headers.update(
+                {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-CSRFToken": self.cookies.get("csrftoken", ""),
+                    "Referer": f"http://127.0.0.1:{self.port}/p/load/queue/",
+                }
+            )
+        for attempt in (0, 1):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                self.connection.request(method, path, body=body, headers=headers)
+                response = self.connection.getresponse()
+                text = response.read().decode()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                self.connection.close()
+                self.connection = None  # the server closed an idle keep-alive: reconnect
+                if attempt:
+                    raise
+        for header in response.headers.get_all("Set-Cookie") or []:
+            if found := CSRF_COOKIE.match(header):
+                self.cookies["csrftoken"] = found.group(1)
+        if response.status != 200:
+            raise OSError(f"{method} {path}: HTTP {response.status}")
+        return text
 
-    def _cookie(self) -> str:
-        cookies = {cookie.name: cookie.value for cookie in self.jar}
-        cookies["sessionid"] = self.session_key
-        return "; ".join(f"{k}={v}" for k, v in cookies.items())
+    def _pause(self) -> None:
+        if self.think[1] > 0:
+            time.sleep(self.random.uniform(*self.think))
+
+    def _record(self, kind: str, ms: float) -> None:
+        if self.phase is not None:
+            getattr(self, kind).setdefault(self.phase["name"], []).append(ms)
+            if ms > 500 and os.environ.get("BENCH_DEBUG"):
+                print("SLOW", kind, self.name, round(ms), time.monotonic(), file=sys.stderr)
 
     def run(self) -> None:
-        while time.monotonic() < self.deadline:
+        self._pause()  # raters arrive spread over the first think time
+        while time.monotonic() < self.stop_at:
             try:
                 started = time.perf_counter()
-                page = self._request("/p/load/queue/", headers={"HX-Request": "true"})
-                self.claims.append((time.perf_counter() - started) * 1000)
+                page = self._request("GET", "/p/load/queue/")
+                self._record("claims", (time.perf_counter() - started) * 1000)
                 item, key = ITEM_ID.search(page), SUBMISSION_KEY.search(page)
                 if not item or not key:
-                    return
-                csrf = next((c.value for c in self.jar if c.name == "csrftoken"), "")
-                body = f"label=A&submission_key={key.group(1)}".encode()
+                    return  # the queue is empty
+                self._pause()  # reading the pair
                 started = time.perf_counter()
                 self._request(
+                    "POST",
                     f"/p/load/items/{item.group(1)}/label/",
-                    data=body,
-                    headers={
-                        "HX-Request": "true",
-                        "X-CSRFToken": csrf,
-                        "Content-Type": "application/x-www-form-urlencoded",
-                        "Referer": self.base + "/p/load/queue/",
-                    },
+                    f"label={self.random.choice('AB')}&submission_key={key.group(1)}",
                 )
-                self.submits.append((time.perf_counter() - started) * 1000)
-                if self.think:  # a person reads the next item before answering
-                    time.sleep(self.think * self.random.uniform(0.5, 1.5))
-            except OSError:
-                self.errors += 1
+                self._record("submits", (time.perf_counter() - started) * 1000)
+                self.answered += 1
+            except (OSError, http.client.HTTPException):
+                if self.phase is not None:
+                    name = self.phase["name"]
+                    self.errors[name] = self.errors.get(name, 0) + 1
+                time.sleep(0.1)
+
+
+def _phase_report(raters: list[Rater], name: str, seconds: float) -> dict:
+    claims = [ms for rater in raters for ms in rater.claims.get(name, [])]
+    submits = [ms for rater in raters for ms in rater.submits.get(name, [])]
+    return {
+        "seconds": round(seconds, 1),
+        "claims": len(claims),
+        "submits": len(submits),
+        "errors": sum(rater.errors.get(name, 0) for rater in raters),
+        "claim_p50_ms": round(statistics.median(claims), 1) if claims else None,
+        "claim_p90_ms": percentile(claims, 0.90),
+        "claim_p99_ms": percentile(claims, 0.99),
+        "claim_max_ms": percentile(claims, 1.0),
+        "submit_p50_ms": round(statistics.median(submits), 1) if submits else None,
+        "submit_p90_ms": percentile(submits, 0.90),
+        "submit_p99_ms": percentile(submits, 0.99),
+        "submit_max_ms": percentile(submits, 1.0),
+        "requests_per_second": round((len(claims) + len(submits)) / seconds, 1),
+    }
+
+
+def _run_phase(raters: list[Rater], name: str, think, warmup: float, seconds: float) -> dict:
+    """Run the raters for warmup + seconds with this think time; report the measured part."""
+    for rater in raters:
+        rater.think = think
+    time.sleep(warmup)
+    phase = {"name": name}
+    for rater in raters:
+        rater.phase = phase
+    time.sleep(seconds)
+    for rater in raters:
+        rater.phase = None
+    return _phase_report(raters, name, seconds)
+
+
+def _checks(stored_submits: int) -> dict:
+    from django.db import connection
+
+    from webapp.annotation.models import Annotation, Project
+
+    k = Project.objects.get(slug="load").raters_per_item
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM (SELECT item_id FROM annotation_annotation GROUP BY item_id "
+            "HAVING COUNT(*) > %s) AS over",
+            [k],
+        )
+        over = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT COUNT(*) FROM annotation_item WHERE label_count <> "
+            "(SELECT COUNT(*) FROM annotation_annotation a WHERE a.item_id = annotation_item.id "
+            "AND a.is_current) AND (label_count > 0 OR NOT is_open)"
+        )
+        miscounted = cursor.fetchone()[0]
+    return {
+        "labels_stored": Annotation.objects.count(),
+        "submits_answered": stored_submits,
+        "items_with_more_than_k_labels": over,
+        "items_with_a_wrong_label_count": miscounted,
+    }
+
+
+def _server(args, env: dict) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "webapp.config.wsgi",
+        "-b",
+        f"127.0.0.1:{args.port}",
+        "-w",
+        str(args.workers),
+        "-k",
+        "gthread",
+        "--threads",
+        str(args.threads),
+        "--keep-alive",
+        "10",  # raters think up to THINK_MAX seconds between requests on one connection
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{args.port}/login/", timeout=10).read()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--raters", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=60, help="measured think-time phase")
+    parser.add_argument("--think-min", type=float, default=2.0, help="seconds reading a pair")
+    parser.add_argument("--think-max", type=float, default=5.0)
     parser.add_argument(
-        "--think-seconds",
-        type=float,
-        default=2.0,
-        help="mean pause of a rater between items (0: closed loop, every rater back to back)",
+        "--closed-seconds", type=float, default=20, help="closed-loop phase (0: skip it)"
     )
-    parser.add_argument("--quick", action="store_true", help="10,000 items, 20 raters, 10 s")
+    parser.add_argument("--warmup", type=float, default=8, help="unmeasured seconds per phase")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker")
+    parser.add_argument("--keep-db", action="store_true", help="keep the seeded database")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: 10,000 items, 20 raters thinking 0.5-1.5 s, 6 s + 3 s closed",
+    )
     parser.add_argument("--port", type=int, default=8877)
     args = parser.parse_args()
     if args.quick:
-        args.items, args.raters, args.seconds = 10_000, 20, 10
+        args.items, args.raters, args.seconds, args.closed_seconds = 10_000, 20, 6, 3
+        args.warmup, args.think_min, args.think_max = 1.5, 0.5, 1.5
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ember")
-    name, bench_url, _ = _database(url)
+    name, bench_url = _database(url)
     env = {
         **os.environ,
         "DATABASE_URL": bench_url,
         "DJANGO_SETTINGS_MODULE": "webapp.config.settings.production",
-        "DJANGO_SECRET_KEY": "benchmark-only-secret",
+        "DJANGO_SECRET_KEY": "benchmark-only-secret-key-not-for-production",
         "DJANGO_SECURE_COOKIES": "0",
         "EMBER_LOG_LEVEL": "WARNING",
     }
@@ -181,80 +355,70 @@ def main() -> None:
         autocommit=True,
     )
     with psycopg.connect(**connect) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
     server = None
+    load_before = os.getloadavg()
     try:
         django.setup()
         from django.core.management import call_command
 
-        call_command("migrate", verbosity=0)
         started = time.perf_counter()
-        sessions = _seed(args.items, args.raters)
+        call_command("migrate", verbosity=0)
+        reused = bool(exists) and _seeded(args.items)
+        if exists and not reused:  # seeded differently: start afresh
+            from django.db import connection
+
+            connection.close()
+            with psycopg.connect(**connect) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{name}"')
+            call_command("migrate", verbosity=0)
+        if not reused:
+            _seed(args.items)
+        sessions = _sessions(args.raters)
         seed_seconds = time.perf_counter() - started
         from django.db import connections
 
         connections.close_all()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "webapp.config.wsgi",
-                "-b",
-                f"127.0.0.1:{args.port}",
-                "-w",
-                str(args.workers),
-                "-k",
-                "gthread",
-                "--threads",
-                "8",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        base = f"http://127.0.0.1:{args.port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/login/", timeout=10).read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        deadline = time.monotonic() + args.seconds
+        server = _server(args, env)
         raters = [
-            Rater(base, key, deadline, args.think_seconds, seed)
+            Rater(args.port, key, (args.think_min, args.think_max), seed)
             for seed, key in enumerate(sessions)
         ]
-        began = time.perf_counter()
         for rater in raters:
+            rater.stop_at = float("inf")
             rater.start()
+        # Unmeasured: the raters' staggered arrival, then the warm-up.
+        warmup = args.think_max + args.warmup
+        think = _run_phase(raters, "think", (args.think_min, args.think_max), warmup, args.seconds)
+        closed = None
+        if args.closed_seconds:
+            closed = _run_phase(raters, "closed", (0.0, 0.0), args.warmup, args.closed_seconds)
         for rater in raters:
-            rater.join()
-        elapsed = time.perf_counter() - began
-        claims = [ms for rater in raters for ms in rater.claims]
-        submits = [ms for rater in raters for ms in rater.submits]
-        from webapp.annotation.models import Annotation
-
-        stored = Annotation.objects.count()
+            rater.stop_at = 0.0
+        for rater in raters:
+            rater.join(timeout=60)
+        answered = sum(rater.answered for rater in raters)
         report = {
             "benchmark": "annotation",
             "items": args.items,
             "raters": args.raters,
-            "think_seconds": args.think_seconds,
-            "seconds": round(elapsed, 1),
+            "think_seconds": [args.think_min, args.think_max],
+            "server": (
+                f"gunicorn {args.workers} gthread workers x {args.threads} threads, "
+                "production settings, loopback"
+            ),
+            "database": "postgres",
+            "seeded": "reused" if reused else "new",
             "seed_seconds": round(seed_seconds, 1),
-            "server": f"gunicorn gthread, {args.workers} workers x 8 threads, loopback",
-            "claims": len(claims),
-            "submits": len(submits),
-            "labels_stored": stored,
-            "errors": sum(rater.errors for rater in raters),
-            "claim_p50_ms": round(statistics.median(claims), 1) if claims else None,
-            "claim_p99_ms": round(percentile(claims, 0.99), 1),
-            "submit_p50_ms": round(statistics.median(submits), 1) if submits else None,
-            "submit_p99_ms": round(percentile(submits, 0.99), 1),
-            "requests_per_second": round((len(claims) + len(submits)) / elapsed, 1),
+            "cpus": os.cpu_count(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            **{f"{k}": v for k, v in think.items()},
+            "closed_loop": closed,
+            "checks": _checks(answered),
             "goal": "p99 under 50 ms for both at 100 concurrent raters",
         }
         print(json.dumps(report, indent=2))
@@ -265,8 +429,9 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        with psycopg.connect(**connect) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not args.keep_db:
+            with psycopg.connect(**connect) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

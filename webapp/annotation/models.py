@@ -118,12 +118,13 @@ class Item(TimeStampedModel):
     content_hash = models.CharField(max_length=64)
     provenance = models.JSONField(default=dict)
     # The claim queue, kept by annotation_submit in the labelling transaction: raters with a
-    # current label, and whether that is still under the project's raters_per_item.
-    label_count = models.PositiveIntegerField(default=0)
-    is_open = models.BooleanField(default=True)
+    # current label, and whether that is still under the project's raters_per_item. Database
+    # defaults too, so bulk SQL loads (INSERT ... SELECT, COPY) get a valid queue.
+    label_count = models.PositiveIntegerField(default=0, db_default=0)
+    is_open = models.BooleanField(default=True, db_default=True)
     # Uncertainty-first routing: how unsure the live autorater is (higher = offered sooner),
     # set when it judges the item (webapp.annotation.routing).
-    route_priority = models.FloatField(default=0.0)
+    route_priority = models.FloatField(default=0.0, db_default=0.0)
 
     class Meta:
         ordering = ["id"]

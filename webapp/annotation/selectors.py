@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
 
 from judging.task_format import Example, Task
-from webapp.annotation.models import Annotation, Item, Project, Skip
+from webapp.annotation import queue_sql
+from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
 
 
 def user_is_admin(user) -> bool:
@@ -19,10 +21,10 @@ def project_list_for_user(user) -> QuerySet[Project]:
     return Project.objects.filter(raters=user)
 
 
-def projects_with_membership(user) -> QuerySet[Project]:
-    """Projects with `user_is_rater` (one query with the project: the check on every claim)."""
-    membership = Project.raters.through.objects.filter(project_id=OuterRef("pk"), user_id=user.pk)
-    return Project.objects.annotate(user_is_rater=Exists(membership))
+def project_for_member(*, slug: str, user) -> Project | None:
+    """The project by slug with `user_is_rater` set (one statement: it runs on every claim)."""
+    found = list(Project.objects.raw(queue_sql.PROJECT_SQL, {"slug": slug, "user": user.pk}))
+    return found[0] if found else None
 
 
 def user_can_adjudicate(user) -> bool:
@@ -40,10 +42,31 @@ def project_item_count(project: Project) -> int:
 
 
 def project_progress(*, project: Project, user) -> dict[str, int]:
-    total = project_item_count(project)
-    done = Annotation.objects.filter(item__project=project, annotator=user, is_current=True).count()
-    skipped = Skip.objects.filter(item__project=project, rater=user).count()
-    return {"total": total, "done": done, "skipped": skipped}
+    with connection.cursor() as cursor:
+        cursor.execute(queue_sql.PROGRESS_SQL, {"user": user.pk, "project": project.pk})
+        done, skipped = cursor.fetchone()
+    return {"total": project_item_count(project), "done": done, "skipped": skipped}
+
+
+# Task definitions by (id, updated_at), shared by the requests of a process: a task changes
+# rarely, and its updated_at (read with the item) says when it did.
+_TASKS: dict[tuple[int, object], TaskDefinition] = {}
+
+
+def item_of_project(*, item_id: int, project: Project) -> Item | None:
+    """An item with its task (one statement when the task is cached, as it almost always is)."""
+    found = list(Item.objects.raw(queue_sql.ITEM_SQL, {"item": item_id, "project": project.pk}))
+    if not found:
+        return None
+    item = found[0]
+    key = (item.task_id, item.task_updated_at)
+    task = _TASKS.get(key)
+    if task is None:
+        if len(_TASKS) > 1000:
+            _TASKS.clear()
+        task = _TASKS[key] = TaskDefinition.objects.get(pk=item.task_id)
+    item.task = task
+    return item
 
 
 def annotation_for(*, item: Item, user) -> Annotation | None:
@@ -79,12 +102,11 @@ def current_labels(item: Item) -> QuerySet[Annotation]:
 
 
 def rater_gold_accuracy(*, project: Project, user) -> dict[str, float | int | None]:
-    """The rater's accuracy on gold items (known answers) of the project (one aggregate)."""
-    counts = Annotation.objects.filter(
-        item__project=project, item__is_gold=True, annotator=user, is_current=True
-    ).aggregate(n=Count("pk"), right=Count("pk", filter=Q(label=F("item__gold_label"))))
-    n = counts["n"]
-    return {"n": n, "accuracy": counts["right"] / n if n else None}
+    """The rater's accuracy on gold items (known answers) of the project."""
+    with connection.cursor() as cursor:
+        cursor.execute(queue_sql.GOLD_SQL, {"user": user.pk, "project": project.pk})
+        n, right = cursor.fetchone()
+    return {"n": n, "accuracy": right / n if n else None}
 
 
 def task_of(definition) -> Task:

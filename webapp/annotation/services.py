@@ -10,18 +10,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import (
-    Count,
-    Exists,
-    F,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-)
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from judging.task_format import (
@@ -32,7 +20,10 @@ from judging.task_format import (
     render_prompt,
     validate_example,
 )
+from webapp.annotation import queue_sql
 from webapp.annotation.models import Annotation, Assignment, Item, Project, Skip, TaskDefinition
+from webapp.annotation.queue_sql import excluded_params
+from webapp.annotation.selectors import item_of_project
 
 LABEL_NOT_IN_TASK = "Label {label!r} is not one of this task's labels {labels}."
 LABEL_EMPTY = "Write an answer before submitting."
@@ -133,110 +124,49 @@ def items_create(
         return Item.objects.filter(project=project).count() - before
 
 
-def _open_items_for(project: Project, rater, now) -> QuerySet[Item]:
-    """Items this rater may take now: still open, not labelled or skipped by them, with room for
-    another rater (current labels plus other raters' live claims stay under the project's k).
-    Walks the partial index of open items in the project's routing order."""
-    claims = (
-        Assignment.objects.filter(item=OuterRef("pk"), expires_at__gt=now)
-        .exclude(rater=rater)
-        .values("item")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    order = ("id",)
-    if project.routing == Project.Routing.UNCERTAINTY_FIRST:
-        order = ("-route_priority", "id")
-    return (
-        Item.objects.filter(project=project, is_open=True)
-        .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), annotator=rater)))
-        .exclude(Exists(Skip.objects.filter(item=OuterRef("pk"), rater=rater)))
-        .alias(n_claims=Coalesce(Subquery(claims, output_field=IntegerField()), Value(0)))
-        .filter(label_count__lt=project.raters_per_item - F("n_claims"))
-        .order_by(*order)
-    )
-
-
-def _claim_sql() -> str:
-    """Take (or renew) a claim on a locked item if there is still room on it. Run as its own
-    statement after the row lock is held, so it sees every claim committed before: a claimer
-    that found the row unlocked could otherwise act on a snapshot from before the last
-    claimer's commit and hand the item out once too often."""
-    assignment, annotation = Assignment._meta.db_table, Annotation._meta.db_table
-    return f"""
-        INSERT INTO {assignment} (created_at, updated_at, item_id, rater_id, expires_at)
-        SELECT %(now)s, %(now)s, i.id, %(rater)s, %(expires)s
-        FROM {Item._meta.db_table} i
-        WHERE i.id = %(item)s
-          AND NOT EXISTS (SELECT 1 FROM {annotation} a
-                          WHERE a.item_id = i.id AND a.annotator_id = %(rater)s)
-          AND i.label_count + (SELECT COUNT(*) FROM {assignment} c
-                               WHERE c.item_id = i.id AND c.rater_id <> %(rater)s
-                                 AND c.expires_at > %(now)s) < %(k)s
-        ON CONFLICT (item_id, rater_id)
-        DO UPDATE SET expires_at = excluded.expires_at, updated_at = excluded.updated_at
-        RETURNING item_id
-    """
-
-
-def _held_claim(*, project: Project, rater, now, exclude_item_ids) -> Item | None:
-    """The rater's own live claim on an item they have not labelled or skipped yet."""
-    return (
-        Item.objects.filter(
-            project=project,
-            pk__in=Assignment.objects.filter(rater=rater, expires_at__gt=now)
-            .exclude(item_id__in=exclude_item_ids)
-            .values("item_id"),
-        )
-        .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), annotator=rater)))
-        .exclude(Exists(Skip.objects.filter(item=OuterRef("pk"), rater=rater)))
-        .select_related("task")
-        .order_by("id")
-        .first()
-    )
-
-
 CLAIM_ATTEMPTS = 5
+
+
+def _first_id(sql: str, params: dict) -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _claimed(item_id: int, project: Project) -> Item:
+    return item_of_project(item_id=item_id, project=project)
 
 
 def assignment_claim_next(*, project: Project, rater, exclude_item_ids=()) -> Item | None:
     """Claim the next item for a rater with an expiring lock (skip_locked: no double hand-out).
 
     A rater's own live claim comes back first (a reload shows the same item); items in
-    `exclude_item_ids` (the one on screen, when preloading the next) are passed over. The
-    project's `routing` picks the order: import order, or the autorater's least sure first.
+    `exclude_item_ids` (the one on screen, when preloading the next) are passed over. Open
+    items are those with fewer current labels plus other raters' live claims than the
+    project's k; the project's `routing` picks the order among them: import order, or the
+    live autorater's least sure first. The statements are in `queue_sql`.
     """
     now = timezone.now()
-    expires = now + timedelta(seconds=settings.EMBER_CLAIM_SECONDS)
-    passed = list(exclude_item_ids)
-    held = _held_claim(project=project, rater=rater, now=now, exclude_item_ids=passed)
+    passed = [int(pk) for pk in exclude_item_ids]
+    params = {"rater": rater.pk, "project": project.pk, "now": now}
+    held = _first_id(queue_sql.held_sql(len(passed)), {**params, **excluded_params(passed)})
     if held is not None:
-        return held
+        return _claimed(held, project)
+    params.update(
+        k=project.raters_per_item,
+        expires=now + timedelta(seconds=settings.EMBER_CLAIM_SECONDS),
+    )
+    skip_locked = connection.features.has_select_for_update_skip_locked
     for _ in range(CLAIM_ATTEMPTS):
         with transaction.atomic():
-            item = (
-                _open_items_for(project, rater, now)
-                .exclude(pk__in=passed)
-                .select_related("task")
-                .select_for_update(skip_locked=True, of=("self",))
-                .first()
-            )
-            if item is None:
+            pick = queue_sql.pick_sql(len(passed), project.routing, skip_locked)
+            item_id = _first_id(pick, {**params, **excluded_params(passed)})
+            if item_id is None:
                 return None
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    _claim_sql(),
-                    {
-                        "now": now,
-                        "expires": expires,
-                        "item": item.pk,
-                        "rater": rater.pk,
-                        "k": project.raters_per_item,
-                    },
-                )
-                if cursor.fetchone() is not None:
-                    return item
-        passed.append(item.pk)  # filled up by a claim committed meanwhile: take the next
+            if _first_id(queue_sql.CLAIM_SQL, {**params, "item": item_id}) is not None:
+                return _claimed(item_id, project)
+        passed.append(item_id)  # filled up by a claim committed meanwhile: take the next
     return None
 
 
@@ -270,14 +200,6 @@ def _by_submission_key(submission_key: str, item: Item, annotator) -> Annotation
     return previous
 
 
-def _item_labelled(item: Item) -> None:
-    """One more rater labelled the item: count it and close it once it has the project's k."""
-    k = Project.objects.filter(pk=OuterRef("project_id")).values("raters_per_item")
-    Item.objects.filter(pk=item.pk).update(
-        label_count=F("label_count") + 1, is_open=Q(label_count__lt=Subquery(k) - 1)
-    )
-
-
 def annotation_submit(
     *,
     item: Item,
@@ -308,8 +230,9 @@ def annotation_submit(
                 submission_key=submission_key,
                 seconds_spent=seconds_spent,
             )
-            _item_labelled(item)
-            Assignment.objects.filter(item=item, rater=annotator).delete()
+            with connection.cursor() as cursor:
+                cursor.execute(queue_sql.LABELLED_SQL, {"item": item.pk})
+                cursor.execute(queue_sql.RELEASE_SQL, {"item": item.pk, "rater": annotator.pk})
     except IntegrityError:
         previous = _by_submission_key(submission_key, item, annotator)
         if previous is not None:

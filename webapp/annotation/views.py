@@ -6,8 +6,8 @@ import uuid
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from judging.task_format import RESPONSE_A, RESPONSE_B, TaskType
@@ -17,6 +17,7 @@ from webapp.annotation.selectors import (
     annotation_for,
     annotation_history,
     current_labels,
+    item_of_project,
     items_needing_adjudication,
     project_list_for_user,
     project_progress,
@@ -39,7 +40,10 @@ PAIRWISE_KEYS = {"A": "a", "B": "b", "tie": "t"}
 
 
 def _item_of(project: Project, item_id: int) -> Item:
-    return get_object_or_404(Item.objects.select_related("task"), pk=item_id, project=project)
+    item = item_of_project(item_id=item_id, project=project)
+    if item is None:
+        raise Http404("No such item in this project.")
+    return item
 
 
 @login_required

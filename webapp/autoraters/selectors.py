@@ -6,9 +6,12 @@ from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 
 
 def version_promoted_for(project_id: int) -> AutoraterVersion | None:
-    return AutoraterVersion.objects.filter(
-        project_id=project_id, status=AutoraterVersion.Status.PROMOTED
-    ).first()
+    # Raw: every label submit asks (twice), and building the queryset cost more than running it.
+    found = AutoraterVersion.objects.raw(
+        f"SELECT * FROM {AutoraterVersion._meta.db_table} WHERE project_id = %s AND status = %s",
+        [project_id, AutoraterVersion.Status.PROMOTED.value],
+    )
+    return next(iter(found), None)  # one at most (one_promoted_version_per_project)
 
 
 def judgment_for(*, item_id: int, version: AutoraterVersion | None) -> ModelJudgment | None:
