@@ -455,9 +455,10 @@ def _stop_requested(should_stop: Callable[[], bool] | None) -> bool:
 
 
 def _host_model(model: Decoder, model_config: ModelConfig) -> Decoder:
-    """The model with float32 numpy params (gathered from every device/process)."""
+    """The model with float32 params on this process's first device (gathered from every
+    device and process)."""
     params = jax.tree.map(
-        lambda x: (
+        lambda x: jnp.asarray(
             parallel.to_host(x).astype(np.float32)
             if jnp.issubdtype(x.dtype, jnp.floating)
             else parallel.to_host(x)
@@ -609,6 +610,7 @@ def train(
         if store is not None:
             store.close()
 
+    sharded = sum(not x.sharding.is_fully_replicated for x in jax.tree.leaves(state))
     model, _ = nnx.merge(graphdef, state)
     model = _host_model(model, model_config)
     final_loss = loss_history[-1][1]
@@ -627,6 +629,7 @@ def train(
         "init_checkpoint": init_path,
         "resumed_from_step": resume_step or 0,
         "devices": mesh.size,
+        "sharded_arrays": sharded,
         "processes": jax.process_count(),
         "compute_dtype": jnp.dtype(compute_dtype(config)).name,
     }

@@ -48,6 +48,7 @@ def main() -> None:
             "devices": jax.device_count(),
             "processes": jax.process_count(),
             "resumed_from_step": result.resumed_from_step,
+            "metadata": json.loads((Path(spec["out"]) / "metadata.json").read_text()),
         }
         Path(spec["out"] + ".json").write_text(json.dumps(summary))
 

@@ -1,0 +1,183 @@
+"""The training loop's knobs: gradient accumulation, bf16 compute, fine-tuning from a saved
+judge, learning-rate schedules, reference drop, resumable batches, the CLI options."""
+
+import dataclasses
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from judging.checkpoint import load_checkpoint
+from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
+from judging.task_format import Task, TaskType, write_jsonl
+from judging.tokenizer import JudgeTokenizer
+from training import __main__ as training_cli
+from training.config import TrainConfig
+from training.mixture import mixture_weights
+from training.train import (
+    BatchSource,
+    compute_dtype,
+    encode_examples,
+    lr_schedule,
+    train,
+)
+
+TASKS = {t.name: t for t in DEMO_TASKS}
+BASE = TrainConfig(
+    steps=4,
+    batch_size=8,
+    learning_rate=3e-3,
+    warmup_steps=1,
+    log_every=1,
+    max_len=128,
+    model_overrides={"n_layers": 1, "d_model": 32, "d_ff": 64},
+)
+
+
+def _params(directory) -> list[np.ndarray]:
+    model = load_checkpoint(directory).model
+    return [np.asarray(x) for x in jax.tree.leaves(nnx.to_pure_dict(nnx.state(model)))]
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("base") / "model"
+    examples = generate_demo_examples(40, seed=1)
+    return examples, train(TASKS, examples, BASE, directory), directory
+
+
+def test_gradient_accumulation_equals_the_big_batch(base_run, tmp_path):
+    examples, big, big_dir = base_run
+    accumulated = train(TASKS, examples, BASE.replace(grad_accum_steps=4), tmp_path / "acc")
+    np.testing.assert_allclose(
+        [v for _, v in accumulated.loss_history], [v for _, v in big.loss_history], rtol=1e-5
+    )
+    for a, b in zip(_params(big_dir), _params(tmp_path / "acc"), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_bfloat16_compute_tracks_float32(base_run, tmp_path):
+    examples, f32, _ = base_run
+    assert compute_dtype(BASE) == jnp.float32  # "auto" on CPU
+    bf16 = train(TASKS, examples, BASE.replace(dtype="bfloat16"), tmp_path / "bf16")
+    loaded = load_checkpoint(tmp_path / "bf16")
+    assert loaded.metadata["compute_dtype"] == "bfloat16"
+    # Master weights stay float32; the losses follow the float32 run to bf16 precision.
+    assert all(x.dtype == np.float32 for x in _params(tmp_path / "bf16"))
+    f32_losses = np.asarray([v for _, v in f32.loss_history])
+    bf16_losses = np.asarray([v for _, v in bf16.loss_history])
+    np.testing.assert_allclose(bf16_losses, f32_losses, rtol=3e-2)
+    assert not np.array_equal(bf16_losses, f32_losses)
+
+
+def test_init_checkpoint_starts_from_the_saved_judge(base_run, tmp_path):
+    examples, _, base_dir = base_run
+    # Learning rate 0: AdamW leaves the weights exactly as loaded.
+    config = BASE.replace(steps=2, learning_rate=0.0, dropout=0.05, seed=9)
+    result = train(TASKS, examples[:20], config, tmp_path / "ft", init_checkpoint=base_dir)
+    for a, b in zip(_params(base_dir), _params(tmp_path / "ft"), strict=True):
+        np.testing.assert_array_equal(a, b)
+    base, tuned = load_checkpoint(base_dir), load_checkpoint(tmp_path / "ft")
+    assert tuned.tokenizer == base.tokenizer  # no new tokenizer trained
+    assert tuned.config == dataclasses.replace(base.config, dropout=0.05)
+    assert tuned.metadata["init_checkpoint"] == str(base_dir.absolute())
+    assert result.steps == 2
+
+    odd = Task(
+        name="odd",
+        type=TaskType.CLASSIFICATION,
+        title="Odd",
+        description="Pick one.",
+        context_fields=("text",),
+        output_fields=("label",),
+        labels=("Zyzzogeton", "Quixotry"),
+    )
+    bad = [dataclasses.replace(examples[0], task="odd", context={"text": "x"}, label="Quixotry")]
+    with pytest.raises(ValueError, match="not one token"):
+        train({"odd": odd}, bad, config, tmp_path / "bad", init_checkpoint=base_dir)
+
+
+def test_lr_schedules_warm_up_and_decay():
+    config = TrainConfig(steps=100, learning_rate=1e-4, warmup_steps=10, end_lr_ratio=0.1)
+    for name in ("cosine", "linear"):
+        schedule = lr_schedule(config.replace(lr_schedule=name))
+        assert float(schedule(0)) == 0.0
+        assert float(schedule(10)) == pytest.approx(1e-4)
+        assert float(schedule(100)) == pytest.approx(1e-5)
+        assert float(schedule(5)) == pytest.approx(5e-5)
+    constant = lr_schedule(config.replace(lr_schedule="constant"))
+    assert float(constant(10)) == float(constant(99)) == pytest.approx(1e-4)
+    flame = TrainConfig.preset("flame")
+    assert (flame.learning_rate, flame.dropout, flame.per_task_cap) == (1e-4, 0.05, 2**16)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="step")
+    with pytest.raises(ValueError, match="grad_accum_steps"):
+        TrainConfig(batch_size=8, grad_accum_steps=3)
+    with pytest.raises(ValueError, match="dtype"):
+        TrainConfig(dtype="float16")
+
+
+def _tokenizer(examples) -> JudgeTokenizer:
+    from judging.task_format import render_example
+    from judging.tokenizer import format_constant_lines, train_tokenizer
+
+    labels = sorted({label for task in TASKS.values() for label in task.labels})
+    texts = [render_example(TASKS[e.task], e) for e in examples]
+    return train_tokenizer(
+        texts, 512, labels=labels, constant_lines=format_constant_lines(DEMO_TASKS)
+    )
+
+
+def test_reference_drop_and_resumable_batches():
+    examples = [
+        dataclasses.replace(e, reference=f"the answer is {i}")
+        for i, e in enumerate(generate_demo_examples(20, seed=3))
+    ]
+    tokenizer = _tokenizer(examples)
+    items = encode_examples(TASKS, examples, tokenizer, 256, reference_drop=True)
+    assert all(len(i.noref_prompt) < len(i.prompt) for i in items)
+    counts = {}
+    for item in items:
+        counts[item.task] = counts.get(item.task, 0) + 1
+    weights = mixture_weights(counts)
+
+    def source(p: float) -> BatchSource:
+        config = BASE.replace(reference_drop=p, batch_size=16, steps=20)
+        return BatchSource(items, weights, config, tokenizer.pad_id)
+
+    def lengths(batch) -> list[int]:
+        return (batch[2] + 1).tolist()
+
+    kept = [n for _ in range(4) for n in lengths(source(0.0).next_batch())]
+    dropped_all = [n for _ in range(4) for n in lengths(source(1.0).next_batch())]
+    assert sum(dropped_all) < sum(kept)
+    half = source(0.5)
+    draws = [half.ref_rng.random() < 0.5 for _ in range(200)]
+    assert 0.35 < sum(draws) / 200 < 0.65
+
+    # The batch stream resumes from a JSON round trip of its state.
+    a, b = source(0.5), source(0.5)
+    for _ in range(3):
+        a.next_batch()
+    b.set_state(json.loads(json.dumps(a.get_state())))
+    for _ in range(3):
+        for x, y in zip(a.next_batch(), b.next_batch(), strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_cli_train_options(tmp_path, capsys):
+    data = tmp_path / "snapshot.jsonl"
+    write_jsonl(data, DEMO_TASKS, generate_demo_examples(10, seed=2))
+    args = ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--preset", "smoke"]
+    assert training_cli.main([*args, "--set", "lr_schedule=sideways"]) == 2
+    assert "lr_schedule" in capsys.readouterr().err
+    state = tmp_path / "state"
+    extra = ["--steps", "2", "--set", "grad_accum_steps=2", "--set", "checkpoint_every=1"]
+    assert training_cli.main([*args, *extra, "--state-dir", str(state)]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 2
+    assert (state / "tokenizer.json").exists() and (state / "steps" / "1").is_dir()
+    metadata = load_checkpoint(tmp_path / "m").metadata
+    assert metadata["train_config"]["grad_accum_steps"] == 2
