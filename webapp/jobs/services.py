@@ -334,8 +334,14 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     if heartbeat.should_stop():
         raise RunStopped("cancel requested")
 
-    _run_update(run, phase="evaluating", eta_seconds=0)
     candidate = Judge.load(out_dir)
+    # The checkpoint is the record of training: progress writes may have missed (database
+    # away) or been skipped (resumed after training had finished).
+    final_step = int(candidate.metadata.get("steps") or config.steps)
+    history = progress.history
+    if not history or history[-1][0] != final_step:
+        history = [list(point) for point in candidate.metadata.get("loss_history") or history]
+    _run_update(run, phase="evaluating", eta_seconds=0, step=final_step, loss_history=history)
     trained_weights = candidate.metadata.get("mixture_weights") or {}
     evaluation = _evaluate(run, project_settings, candidate, tasks)
     _run_update(
