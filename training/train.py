@@ -455,10 +455,11 @@ def _stop_requested(should_stop: Callable[[], bool] | None) -> bool:
 
 
 def _host_model(model: Decoder, model_config: ModelConfig) -> Decoder:
-    """The model with float32 params on this process's first device (gathered from every
-    device and process)."""
+    """The model with float32 params gathered from every device and process: on this
+    process's first device, or as numpy in a multi-process run (orbax saves those locally)."""
+    local = jnp.asarray if jax.process_count() == 1 else np.asarray
     params = jax.tree.map(
-        lambda x: jnp.asarray(
+        lambda x: local(
             parallel.to_host(x).astype(np.float32)
             if jnp.issubdtype(x.dtype, jnp.floating)
             else parallel.to_host(x)
