@@ -198,3 +198,30 @@ def test_login_is_rate_limited(client, users, settings):
     refused = client.post(reverse("login"), {"username": "r0", "password": "pw"})
     assert refused.status_code == 429
     cache.clear()
+
+
+def test_routing_is_a_project_option_in_the_admin_form(client, project, users):
+    item = _item("safety-0")
+    for index, user in enumerate(users[:2]):
+        annotation_submit(item=item, annotator=user, label="safe", submission_key=f"s{index}")
+    item.refresh_from_db()
+    assert (item.label_count, item.is_open) == (2, False)  # k = 2: done
+    admin = get_user_model().objects.create_superuser("boss", password="pw")
+    client.force_login(admin)
+    page = client.get(reverse("admin:annotation_project_change", args=[project.pk]))
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="routing"' in body and 'value="uncertainty_first"' in body
+    form = {
+        "name": project.name,
+        "slug": project.slug,
+        "raters_per_item": 3,
+        "routing": "uncertainty_first",
+        "raters": [user.pk for user in project.raters.all()],
+    }
+    assert client.post(page.request["PATH_INFO"], form).status_code == 302
+    project.refresh_from_db()
+    assert project.routing == Project.Routing.UNCERTAINTY_FIRST and project.raters_per_item == 3
+    item.refresh_from_db()
+    assert item.is_open  # a third rater is now wanted
+    assert assignment_claim_next(project=project, rater=users[2]) is not None

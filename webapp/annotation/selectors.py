@@ -31,13 +31,21 @@ def user_can_adjudicate(user) -> bool:
     return user_is_admin(user) or user.groups.filter(name="analyst").exists()
 
 
+ITEM_COUNT_SECONDS = 300
+
+
+def item_count_key(project_id: int) -> str:
+    return f"project-item-count:{project_id}"
+
+
 def project_item_count(project: Project) -> int:
-    """Items in a project, cached briefly: counting a million rows on every claim is too slow."""
-    key = f"project-item-count:{project.pk}"
+    """Items in a project, cached: counting a million rows takes longer than a claim may.
+    items_create drops the cached count when it adds items."""
+    key = item_count_key(project.pk)
     total = cache.get(key)
     if total is None:
         total = Item.objects.filter(project=project).count()
-        cache.set(key, total, timeout=30)
+        cache.set(key, total, timeout=ITEM_COUNT_SECONDS)
     return total
 
 

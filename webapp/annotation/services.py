@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -23,7 +24,7 @@ from judging.task_format import (
 from webapp.annotation import queue_sql
 from webapp.annotation.models import Annotation, Assignment, Item, Project, Skip, TaskDefinition
 from webapp.annotation.queue_sql import excluded_params
-from webapp.annotation.selectors import item_of_project
+from webapp.annotation.selectors import item_count_key, item_of_project
 
 LABEL_NOT_IN_TASK = "Label {label!r} is not one of this task's labels {labels}."
 LABEL_EMPTY = "Write an answer before submitting."
@@ -121,6 +122,7 @@ def items_create(
     with transaction.atomic():
         before = Item.objects.filter(project=project).count()
         Item.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        transaction.on_commit(lambda: cache.delete(item_count_key(project.pk)))
         return Item.objects.filter(project=project).count() - before
 
 

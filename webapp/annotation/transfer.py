@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Prefetch
@@ -31,7 +32,7 @@ from judging.task_format import (
     write_jsonl_atomic,
 )
 from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
-from webapp.annotation.selectors import task_of
+from webapp.annotation.selectors import item_count_key, task_of
 from webapp.annotation.services import item_build
 
 CHUNK = 2000
@@ -97,6 +98,7 @@ def examples_import(
                 chunk = []
         _insert(chunk)
         result.created = Item.objects.filter(project=project).count() - before
+        transaction.on_commit(lambda: cache.delete(item_count_key(project.pk)))
     result.skipped = sum(result.per_task.values()) - result.created
     return result
 
