@@ -276,6 +276,100 @@ def test_version_comparison_matches_raw(client, world, analyst):
         assert row.label != row.label_b
 
 
+def _raw_version_pairs(project, a, b, task=None):
+    """From the raw verdicts: (paired counts, [(label a, label b)], differing items in page
+    order) over the held-out items both versions judged."""
+    from webapp.insights.models import ItemSummary
+
+    refs = dict(ItemSummary.objects.filter(project=project).values_list("item_id", "reference"))
+    heldout = Item.objects.filter(project=project, split="heldout")
+    if task is not None:
+        heldout = heldout.filter(task=task)
+    verdicts = {
+        (j.item_id, j.version_id): j
+        for j in ModelJudgment.objects.filter(item__in=heldout, version__in=[a, b])
+    }
+    counts = Counter()
+    pairs, differ = [], []
+    for item in heldout:
+        ja, jb = verdicts.get((item.pk, a.pk)), verdicts.get((item.pk, b.pk))
+        if ja is None or jb is None:
+            continue
+        label_a = ja.label if ja.valid else ""
+        label_b = jb.label if jb.valid else ""
+        pairs.append((label_a, label_b))
+        if refs[item.pk]:
+            right = (ja.valid and label_a == refs[item.pk], jb.valid and label_b == refs[item.pk])
+            counts[
+                {
+                    (True, True): "both_right",
+                    (True, False): "only_a",
+                    (False, True): "only_b",
+                    (False, False): "both_wrong",
+                }[right]
+            ] += 1
+        if label_a != label_b:
+            confidences = [c for c in (ja.confidence, jb.confidence) if c is not None]
+            top = max(confidences) if confidences else None
+            differ.append((top is None, -(top or 0), item.pk, label_a, label_b))
+    return counts, pairs, [(d[2], d[3], d[4]) for d in sorted(differ)]
+
+
+def test_version_pair_summary_equals_raw_pairs_both_ways_and_pages(
+    client, world, analyst, monkeypatch
+):
+    """The rollup's paired summary (VersionPairCell) and differing items (VersionDiffRow) give
+    the same numbers as pairing the raw verdicts, with either version as A, with a task
+    filter, and the pages of differing items together list every one in order."""
+    from webapp.insights import selectors
+
+    project = world["project"]
+    client = _client(client, analyst)
+    client.get(reverse("insights-dashboard", args=[project.slug]))  # computes the rollup
+    pairs_task = TaskDefinition.objects.get(project=project, name="pairs")
+    a, b = world["versions"]
+    for first, second in ((a, b), (b, a)):
+        for task in (None, pairs_task):
+            counts, pairs, differ = _raw_version_pairs(project, first, second, task)
+            filters = selectors.Filters(task=task.pk if task else None)
+            out = selectors.version_comparison(project, first, second, filters, 0, limit=1000)
+            assert out["n"] == len(pairs)
+            assert out["paired"] == {
+                k: counts[k] for k in ("both_right", "only_a", "only_b", "both_wrong")
+            }
+            labels = sorted({x for pair in pairs for x in pair} - {""})
+            valid = [(x, y) for x, y in pairs if x and y]
+            assert out["agreement"]["kappa"]["value"] == pytest.approx(
+                cohen_kappa_score([x for x, _ in valid], [y for _, y in valid], labels=labels)
+            )
+            assert out["agreement"]["accuracy"]["value"] == pytest.approx(
+                sum(x == y != "" for x, y in pairs) / len(pairs)  # both invalid: not agreeing
+            )
+            got = [(r.item_id, r.label, r.label_b) for r in out["differ"]]
+            assert got == differ and differ
+    # a version against itself: every item agrees, nothing differs
+    same = selectors.version_comparison(project, a, a, selectors.Filters(), 0)
+    assert same["paired"]["only_a"] == same["paired"]["only_b"] == 0 and same["differ"] == []
+    # the page walks the differing items PAGE at a time, with next/previous links
+    _, _, differ = _raw_version_pairs(project, a, b)
+    monkeypatch.setattr(selectors, "PAGE", 5)
+    assert len(differ) > 5
+    url = reverse("insights-versions", args=[project.slug]) + f"?a={a.pk}&b={b.pk}"
+    seen, offset = [], 0
+    while True:
+        response = client.get(url + f"&offset={offset}")
+        rows = response.context["differ"]
+        assert len(rows) <= 5
+        seen += [(r.item_id, r.label, r.label_b) for r in rows]
+        if response.context["next_offset"] is None:
+            break
+        assert 'data-testid="next-page"' in response.content.decode()
+        offset = response.context["next_offset"]
+    assert seen == differ
+    exported = list(csv.DictReader(io.StringIO(client.get(url + "&export=csv").content.decode())))
+    assert [int(r["item_id"]) for r in exported] == [d[0] for d in differ]
+
+
 def test_rater_quality_flags_the_noisy_rater(client, analyst):
     world = build_world(seed=3, items_per_task=80, n_raters=8)
     rows = (

@@ -188,6 +188,70 @@ class HeldoutJudgment(models.Model):
         return f"item {self.item_id} by version {self.version_id}"
 
 
+class VersionPairCell(_Cell):
+    """Two versions' verdicts on the same held-out item (every ordered pair, a version with
+    itself included): the item's reference label, each verdict ("" = invalid) and validity."""
+
+    version_a = models.ForeignKey(
+        "autoraters.AutoraterVersion", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    version_b = models.ForeignKey(
+        "autoraters.AutoraterVersion", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    reference = models.TextField(blank=True)
+    label_a = models.TextField(blank=True)
+    label_b = models.TextField(blank=True)
+    valid_a = models.BooleanField()
+    valid_b = models.BooleanField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "version_a", "version_b"], name="insights_vpair")
+        ]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}: n={self.n}"
+
+
+class VersionDiffRow(models.Model):
+    """A held-out item where two versions' verdicts differ, stored once per pair (version_lo
+    has the smaller id); `top_confidence` (the larger confidence) orders the pages."""
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("annotation.Item", on_delete=models.CASCADE, related_name="+")
+    version_lo = models.ForeignKey(
+        "autoraters.AutoraterVersion", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    version_hi = models.ForeignKey(
+        "autoraters.AutoraterVersion", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    task = models.ForeignKey(
+        "annotation.TaskDefinition", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    category = models.CharField(max_length=200, blank=True)
+    reference = models.TextField(blank=True)
+    label_lo = models.TextField(blank=True)
+    confidence_lo = models.FloatField(null=True)
+    label_hi = models.TextField(blank=True)
+    confidence_hi = models.FloatField(null=True)
+    top_confidence = models.FloatField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                F("project"),
+                F("version_lo"),
+                F("version_hi"),
+                F("top_confidence").desc(nulls_last=True),
+                F("item"),
+                name="insights_vdiff_order",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id}: v{self.version_lo_id} vs v{self.version_hi_id}"
+
+
 class DisagreementRow(models.Model):
     """An item where a version's verdict differs from a human label, or (version null) the
     humans differ among themselves."""

@@ -31,6 +31,8 @@ CELL_MODELS = (
     m.RaterCell,
     m.DisagreementRow,
     m.HeldoutJudgment,
+    m.VersionPairCell,
+    m.VersionDiffRow,
 )
 
 
@@ -145,6 +147,21 @@ def _statements() -> list[str]:
             CASE WHEN j.valid THEN j.label ELSE '' END, j.valid, j.confidence, s.reference
         FROM {t["ItemSummary"]} s JOIN autoraters_modeljudgment j ON j.item_id = s.item_id
         WHERE s.project_id = %(p)s AND s.split = 'heldout'""",
+        f"""INSERT INTO {t["VersionPairCell"]} (project_id, task_id, category, version_a_id,
+            version_b_id, reference, label_a, label_b, valid_a, valid_b, n)
+        SELECT %(p)s, x.task_id, x.category, x.version_id, y.version_id, x.reference, x.label,
+            y.label, x.valid, y.valid, count(*)
+        FROM {t["HeldoutJudgment"]} x JOIN {t["HeldoutJudgment"]} y ON y.item_id = x.item_id
+        WHERE x.project_id = %(p)s
+        GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10""",
+        f"""INSERT INTO {t["VersionDiffRow"]} (project_id, item_id, version_lo_id, version_hi_id,
+            task_id, category, reference, label_lo, confidence_lo, label_hi, confidence_hi,
+            top_confidence)
+        SELECT %(p)s, x.item_id, x.version_id, y.version_id, x.task_id, x.category, x.reference,
+            x.label, x.confidence, y.label, y.confidence, GREATEST(x.confidence, y.confidence)
+        FROM {t["HeldoutJudgment"]} x JOIN {t["HeldoutJudgment"]} y ON y.item_id = x.item_id
+            AND y.version_id > x.version_id
+        WHERE x.project_id = %(p)s AND x.label <> y.label""",
         f"""INSERT INTO {t["RaterCell"]} (project_id, annotator_id, task_id, category, n, gold_n,
             gold_right, seconds_sum, seconds_n)
         SELECT %(p)s, annotator_id, task_id, category, count(*),

@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, Sum
-from django.db.models.functions import Greatest
+from django.db.models import Exists, F, OuterRef, Q, Sum
 
 from training import bias as B
 from training import metrics as M
@@ -167,7 +166,7 @@ def _group_agreement(rows, key: str, row: str, col: str) -> dict[Any, dict[str, 
         groups[cell[key]].append(cell)
     out = {}
     for value, cells in groups.items():
-        labels = sorted({c[row] for c in cells} | {c[col] for c in cells} - {""})
+        labels = sorted(({c[row] for c in cells} | {c[col] for c in cells}) - {""})
         result = _agreement(cells, labels, row, col, N_BOOT_GROUP)
         out[value] = {
             "n": int(result["accuracy"]["n"]),
@@ -479,36 +478,69 @@ def item_detail(project: Project, item_id: int) -> dict[str, Any] | None:
 # --- version comparison ----------------------------------------------------------------------
 
 
-def _versions_joined(project: Project, a, b, filters: Filters):
-    """Version a's held-out rows, each with version b's row on the same item (as "jb")."""
-    rows = m.HeldoutJudgment.objects.filter(project=project, version=a).annotate(
-        jb=FilteredRelation(
-            "item__insights_heldout", condition=Q(item__insights_heldout__version=b)
+@dataclasses.dataclass(frozen=True)
+class DifferRow:
+    """A held-out item where versions a and b differ, in the page's a/b orientation."""
+
+    item_id: int
+    item: Item
+    task: TaskDefinition
+    reference: str
+    label: str
+    confidence: float | None
+    label_b: str
+    conf_b: float | None
+
+
+def versions_differ(
+    project: Project, a, b, filters: Filters, offset: int, limit: int = PAGE
+) -> list[DifferRow]:
+    """One page (plus one row, to tell whether there is a next) of the held-out items where
+    the two versions' verdicts differ, the more confident verdicts first (an index scan over
+    the rollup's pair rows)."""
+    lo, hi = (a, b) if a.pk <= b.pk else (b, a)
+    rows = (
+        filters.apply(
+            m.VersionDiffRow.objects.filter(project=project, version_lo=lo, version_hi=hi),
+            rater=False,
         )
+        .select_related("item", "task")
+        .only(
+            "item__external_id",
+            "task__name",
+            "reference",
+            "label_lo",
+            "confidence_lo",
+            "label_hi",
+            "confidence_hi",
+        )
+        .order_by(F("top_confidence").desc(nulls_last=True), "item_id")[offset : offset + limit + 1]
     )
-    if filters.task is not None:
-        rows = rows.filter(task_id=filters.task)
-    if filters.category is not None:
-        rows = rows.filter(category=filters.category)
-    return rows.filter(jb__isnull=False)
+    out = []
+    for row in rows:
+        mine = (row.label_lo, row.confidence_lo, row.label_hi, row.confidence_hi)
+        if lo is not a:
+            mine = mine[2:] + mine[:2]
+        out.append(DifferRow(row.item_id, row.item, row.task, row.reference, *mine))
+    return out
 
 
-def version_comparison(project: Project, a, b, filters: Filters, offset: int) -> dict[str, Any]:
+def version_comparison(
+    project: Project, a, b, filters: Filters, offset: int, limit: int = PAGE
+) -> dict[str, Any]:
     """Two versions on the same held-out items: accuracy of each against the reference label,
     the paired difference, their agreement, and the items where they differ."""
-    joined = _versions_joined(project, a, b, filters)
     cells = list(
-        joined.values(
-            "reference",
-            label_a=F("label"),
-            label_b=F("jb__label"),
-            valid_a=F("valid"),
-            valid_b=F("jb__valid"),
-        ).annotate(n=Count("id"))
+        filters.apply(
+            m.VersionPairCell.objects.filter(project=project, version_a=a, version_b=b),
+            rater=False,
+        )
+        .values("reference", "label_a", "label_b", "valid_a", "valid_b")
+        .annotate(n=Sum("n"))
     )
     counts = {"both_right": 0, "only_a": 0, "only_b": 0, "both_wrong": 0}
     scored = 0
-    labels = sorted({c["label_a"] for c in cells} | {c["label_b"] for c in cells} - {""})
+    labels = sorted(({c["label_a"] for c in cells} | {c["label_b"] for c in cells}) - {""})
     for cell in cells:
         if not cell["reference"]:
             continue
@@ -522,15 +554,6 @@ def version_comparison(project: Project, a, b, filters: Filters, offset: int) ->
             (False, False): "both_wrong",
         }[(bool(right_a), bool(right_b))]
         counts[key] += cell["n"]
-    differ = list(
-        joined.exclude(label=F("jb__label"))
-        .select_related("item", "task")
-        .only("item__external_id", "task__name", "label", "confidence", "reference")
-        .annotate(label_b=F("jb__label"), conf_b=F("jb__confidence"))
-        .order_by(Greatest("confidence", "jb__confidence").desc(nulls_last=True), "id")[
-            offset : offset + PAGE + 1
-        ]
-    )
     return {
         "n": sum(c["n"] for c in cells),
         "scored": scored,
@@ -539,5 +562,5 @@ def version_comparison(project: Project, a, b, filters: Filters, offset: int) ->
         "difference": M.paired_accuracy_difference(**counts, n_resamples=N_BOOT),
         "paired": counts,
         "agreement": _agreement(cells, labels, "label_a", "label_b"),
-        "differ": differ,
+        "differ": versions_differ(project, a, b, filters, offset, limit),
     }

@@ -345,8 +345,11 @@ def versions(request: HttpRequest, slug: str) -> HttpResponse:
     a = pick("a", ordered[1] if len(ordered) > 1 else None)
     b = pick("b", ordered[0] if ordered else None)
     comparison = None
+    offset = 0 if fmt else _offset(request)
+    limit = 10_000 if fmt else selectors.PAGE
     if a is not None and b is not None:
-        comparison = selectors.version_comparison(project, a, b, filters, _offset(request))
+        comparison = selectors.version_comparison(project, a, b, filters, offset, limit)
+    differ = (comparison or {}).get("differ", [])
     if fmt:
         rows = [
             {
@@ -359,7 +362,7 @@ def versions(request: HttpRequest, slug: str) -> HttpResponse:
                 f"v{b.number}_label": i.label_b,
                 f"v{b.number}_confidence": i.conf_b,
             }
-            for i in (comparison["differ"] if comparison else [])
+            for i in differ[:limit]
         ]
         return export_response(rows, fmt, f"{project.slug}-versions")
     picture = None
@@ -386,7 +389,10 @@ def versions(request: HttpRequest, slug: str) -> HttpResponse:
         b=b,
         comparison=comparison,
         picture=picture,
-        differ=(comparison or {}).get("differ", [])[: selectors.PAGE],
+        differ=differ[:limit],
+        offset=offset,
+        next_offset=offset + limit if len(differ) > limit else None,
+        previous_offset=max(0, offset - limit) if offset else None,
     )
 
 
