@@ -1,0 +1,338 @@
+"""Self-Taught Evaluator (arXiv 2408.02666; RESEARCH.md B.2): a judge improved with
+synthetic preference pairs whose label is known by construction.
+
+Pairs: for each instruction x with a good response y_w, the worse response y_l is a good
+response to a similar but different instruction x' (the paper has an LLM write x' and answer
+it; with no large generator here, x' is drawn from the most similar other instructions of the
+same task in the pool, by TF-IDF cosine over words, and y_l is its good response). The
+pool's instructions and good responses come from labelled pairwise examples (the preferred
+response of each). y_w is better than y_l for x by construction.
+
+Each round: the current judge labels every pair in both orders; only pairs where both orders
+pick the known label are kept (rejection sampling); kept pairs are balanced so "A is better"
+and "B is better" are equally common (the larger side is downsampled); the judge is retrained
+on them (by default from the seed checkpoint, as in the paper; or from the previous round),
+and its accuracy on held-out human-labelled examples is recorded. Round 0 is the seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from judging.inference import Judge
+from judging.task_format import (
+    RESPONSE_A,
+    RESPONSE_B,
+    ContextValue,
+    Example,
+    Task,
+    TaskType,
+    render_value,
+)
+from training.config import TrainConfig
+from training.evaluate import evaluate
+from training.tailpatch import split_heldout
+from training.train import train
+from training.variants import annotate_checkpoint, check_labels, require_checkpoint
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Instruction:
+    """An instruction (a pairwise task's non-response context) and a good response to it."""
+
+    task: str
+    context: dict[str, ContextValue]
+    response: ContextValue
+    id: str
+
+    @property
+    def text(self) -> str:
+        return "\n".join(render_value(value) for value in self.context.values())
+
+
+def instruction_pool(tasks: Mapping[str, Task], examples: Sequence[Example]) -> list[Instruction]:
+    """One Instruction per distinct (task, instruction, preferred response) of the labelled
+    pairwise examples (A or B preferred; ties skipped): the preferred response is the good one."""
+    pool: dict[tuple[str, str], Instruction] = {}
+    for index, example in enumerate(examples):
+        task = tasks.get(example.task)
+        if task is None or task.type is not TaskType.PAIRWISE or example.label not in ("A", "B"):
+            continue
+        context = {k: v for k, v in example.context.items() if k not in (RESPONSE_A, RESPONSE_B)}
+        response = example.context[RESPONSE_A if example.label == "A" else RESPONSE_B]
+        item = Instruction(task.name, context, response, example.id or f"example-{index}")
+        pool.setdefault((task.name, item.text, render_value(response)), item)
+    return list(pool.values())
+
+
+def tfidf_matrix(texts: Sequence[str]) -> sparse.csr_matrix:
+    """L2-normalised TF-IDF rows over lower-cased words (smooth idf, as scikit-learn's)."""
+    docs = [Counter(_WORD.findall(text.lower())) for text in texts]
+    vocab: dict[str, int] = {}
+    rows, cols, vals = [], [], []
+    for row, counts in enumerate(docs):
+        for word, count in counts.items():
+            rows.append(row)
+            cols.append(vocab.setdefault(word, len(vocab)))
+            vals.append(float(count))
+    matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(len(texts), max(len(vocab), 1)))
+    df = np.bincount(cols, minlength=matrix.shape[1]) if cols else np.zeros(1)
+    idf = np.log((1 + len(texts)) / (1 + df)) + 1.0
+    matrix = matrix @ sparse.diags(idf)
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1))).ravel()
+    norms[norms == 0] = 1.0
+    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
+
+
+def similar_instructions(
+    pool: Sequence[Instruction],
+    top_k: int = 5,
+    *,
+    margin: float = 0.02,
+    max_candidates: int = 64,
+    seed: int = 0,
+) -> list[list[int]]:
+    """For each instruction, the indices of the most similar *different* instructions of the
+    same task (different text and a different good response): the `top_k` most similar, and
+    every other one within `margin` of the best similarity (at most `max_candidates`, drawn
+    at random).
+
+    Equal similarities are ordered at random (seeded): with a fixed order, templated
+    instructions that are all equally similar would always borrow the same few responses, and
+    the judge could learn those responses instead of the instruction."""
+    rng = np.random.default_rng(seed)
+    neighbours: list[list[int]] = [[] for _ in pool]
+    by_task: dict[str, list[int]] = {}
+    for index, item in enumerate(pool):
+        by_task.setdefault(item.task, []).append(index)
+    for members in by_task.values():
+        ids = np.asarray(members)
+        texts = [pool[i].text for i in members]
+        text_ids = _ids(texts)
+        response_ids = _ids(json.dumps(pool[i].response, sort_keys=True) for i in members)
+        matrix = tfidf_matrix(texts)
+        for start in range(0, len(members), 512):
+            block = (matrix[start : start + 512] @ matrix.T).toarray()
+            for offset, row in enumerate(block):
+                me = start + offset
+                valid = (text_ids != text_ids[me]) & (response_ids != response_ids[me])
+                if not valid.any():
+                    continue
+                sims = np.where(valid, row, -np.inf)
+                # Random order among equal similarities, then most similar first.
+                shuffled = rng.permutation(len(members))
+                order = shuffled[np.argsort(-sims[shuffled], kind="stable")]
+                order = order[np.isfinite(sims[order])]
+                band = order[sims[order] >= sims[order[0]] - margin]
+                if len(band) < top_k:
+                    band = order[:top_k]
+                elif len(band) > max_candidates:
+                    band = rng.choice(band, max_candidates, replace=False)
+                neighbours[members[me]] = ids[band].tolist()
+    return neighbours
+
+
+def _ids(values: Iterable[str]) -> np.ndarray:
+    seen: dict[str, int] = {}
+    return np.asarray([seen.setdefault(value, len(seen)) for value in values])
+
+
+def synthesize_pairs(
+    pool: Sequence[Instruction], *, top_k: int = 5, seed: int = 0, max_pairs: int | None = None
+) -> list[Example]:
+    """One pair per instruction (that has a similar other instruction): the good response vs
+    the good response of a similar instruction, in a random order; label = the good one."""
+    rng = random.Random(seed)
+    neighbours = similar_instructions(pool, top_k, seed=seed)
+    order = list(range(len(pool)))
+    rng.shuffle(order)
+    pairs = []
+    for index in order:
+        if not neighbours[index]:
+            continue
+        item, other = pool[index], pool[rng.choice(neighbours[index])]
+        good_first = rng.random() < 0.5
+        first, second = (
+            (item.response, other.response) if good_first else (other.response, item.response)
+        )
+        pairs.append(
+            Example(
+                task=item.task,
+                context={**item.context, RESPONSE_A: first, RESPONSE_B: second},
+                label="A" if good_first else "B",
+                id=f"self-taught-{seed}-{len(pairs):06d}",
+                provenance={
+                    "source": "self-taught",
+                    "instruction": item.id,
+                    "worse_from": other.id,
+                },
+            )
+        )
+        if max_pairs is not None and len(pairs) >= max_pairs:
+            break
+    return pairs
+
+
+def filter_and_balance(
+    pairs: Sequence[Example], verdicts: Sequence[Any], seed: int = 0
+) -> tuple[list[Example], dict[str, int]]:
+    """Keep pairs whose verdict picks the known label in *both* orders; downsample the larger
+    of "A"/"B" so both are equally common. Returns (balanced pairs, counts)."""
+    kept = []
+    for pair, verdict in zip(pairs, verdicts, strict=True):
+        orders = verdict.order_probabilities
+        if not verdict.valid or len(orders) != 2:
+            continue
+        if all(max(probs, key=probs.__getitem__) == pair.label for probs in orders.values()):
+            kept.append(pair)
+    by_label = {label: [p for p in kept if p.label == label] for label in ("A", "B")}
+    n = min(len(items) for items in by_label.values())
+    rng = random.Random(seed)
+    balanced = [p for items in by_label.values() for p in rng.sample(items, n)]
+    rng.shuffle(balanced)
+    counts = {
+        "pairs": len(pairs),
+        "kept": len(kept),
+        "kept_A": len(by_label["A"]),
+        "kept_B": len(by_label["B"]),
+        "balanced": len(balanced),
+    }
+    return balanced, counts
+
+
+def _accuracy(checkpoint: Path, tasks: Mapping[str, Task], heldout: Sequence[Example]) -> dict:
+    report = evaluate(Judge.load(checkpoint), tasks, heldout)
+    return {
+        "accuracy": report["accuracy"],
+        "consistency": report["consistency"],
+        "invalid": report["invalid"],
+        "n": report["n"],
+    }
+
+
+def self_taught(
+    seed_checkpoint: str | Path,
+    tasks: Mapping[str, Task],
+    examples: Sequence[Example],
+    config: TrainConfig,
+    out_dir: str | Path,
+    rounds: int = 3,
+    *,
+    heldout: Sequence[Example] | None = None,
+    heldout_percent: int = 20,
+    init: str = "seed",
+    top_k: int = 5,
+    max_pairs: int | None = None,
+    mix_examples: Sequence[Example] = (),
+    on_round: Callable[[dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Run `rounds` Self-Taught rounds from `seed_checkpoint`.
+
+    examples: labelled pairwise examples. Without `heldout`, `judging.splits.is_heldout` puts
+    part of them aside (by content) for the per-round accuracy and the rest is the instruction
+    pool; with `heldout`, all of `examples` is the pool. init: "seed" retrains the seed on each
+    round's kept pairs (the paper), "previous" continues from the last round's judge.
+    mix_examples: original labelled data added to every round's training set.
+
+    Returns (and writes to OUT_DIR/self_taught.json) {"rounds": [{"round", "accuracy",
+    "consistency", "pairs", "kept", "kept_A", "kept_B", "balanced", "checkpoint", ...}],
+    "seed_accuracy", "final_accuracy", "final_checkpoint"}."""
+    seed_checkpoint = require_checkpoint(seed_checkpoint, "seed checkpoint")
+    if rounds < 1:
+        raise ValueError("rounds must be >= 1")
+    if init not in ("seed", "previous"):
+        raise ValueError("init must be 'seed' or 'previous'")
+    if heldout is None:
+        pool_examples, heldout = split_heldout(examples, heldout_percent)
+    else:
+        pool_examples = list(examples)
+    heldout = [e for e in heldout if e.label is not None and e.task in tasks]
+    if not heldout:
+        raise ValueError("no labelled held-out examples to measure accuracy on")
+    pool = instruction_pool(tasks, pool_examples)
+    if len(pool) < 2:
+        raise ValueError(
+            "the instruction pool needs >= 2 distinct instructions from labelled pairwise examples"
+        )
+    pool_tasks = {name: tasks[name] for name in sorted({item.task for item in pool})}
+    train_tasks = {**pool_tasks, **{e.task: tasks[e.task] for e in mix_examples}}
+    check_labels(seed_checkpoint, train_tasks.values())
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    history = [
+        {
+            "round": 0,
+            **_accuracy(seed_checkpoint, tasks, heldout),
+            "checkpoint": str(seed_checkpoint.absolute()),
+        }
+    ]
+    if on_round is not None:
+        on_round(history[0])
+    current = seed_checkpoint
+    for number in range(1, rounds + 1):
+        pairs = synthesize_pairs(pool, top_k=top_k, seed=config.seed + number, max_pairs=max_pairs)
+        verdicts = Judge.load(current).judge(pool_tasks, pairs, both_orders=True)
+        balanced, counts = filter_and_balance(pairs, verdicts, seed=config.seed + number)
+        entry: dict[str, Any] = {"round": number, **counts}
+        training_set = [*balanced, *mix_examples]
+        if not training_set:
+            # Nothing kept: this round's judge is the previous one.
+            entry.update(
+                trained=False,
+                **_accuracy(current, tasks, heldout),
+                checkpoint=str(Path(current).absolute()),
+            )
+        else:
+            result = train(
+                train_tasks,
+                training_set,
+                config.replace(seed=config.seed + number),
+                out_dir / f"round-{number}",
+                init_checkpoint=seed_checkpoint if init == "seed" else current,
+                should_stop=should_stop,
+            )
+            annotate_checkpoint(
+                result.checkpoint_dir,
+                {
+                    "name": "self-taught",
+                    "round": number,
+                    "init": init,
+                    "seed_checkpoint": str(seed_checkpoint.absolute()),
+                    **counts,
+                },
+            )
+            current = result.checkpoint_dir
+            entry.update(
+                trained=True,
+                final_loss=result.final_loss,
+                **_accuracy(current, tasks, heldout),
+                checkpoint=str(Path(current).absolute()),
+            )
+        history.append(entry)
+        if on_round is not None:
+            on_round(entry)
+    summary = {
+        "rounds": history,
+        "seed_accuracy": history[0]["accuracy"],
+        "final_accuracy": history[-1]["accuracy"],
+        "final_checkpoint": history[-1]["checkpoint"],
+        "pool": len(pool),
+        "heldout": len(heldout),
+        "init": init,
+    }
+    (out_dir / "self_taught.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    return summary
