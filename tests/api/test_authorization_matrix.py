@@ -161,6 +161,11 @@ def page_cases(world) -> list[tuple]:
         ("autorater", "get", f"/p/{slug}/autorater/", None, ADMIN, 200),
         ("retrain", "post", f"/p/{slug}/retrain/", {}, ADMIN, 200),
         ("run-progress", "get", f"/runs/{world.run.pk}/progress/", None, ADMIN, 200),
+        ("run-cancel", "post", f"/runs/{world.run.pk}/cancel/", {}, ADMIN, 200),
+        ("training-settings", "post", f"/p/{slug}/training-settings/", {}, ADMIN, 400),
+        # The only version is already live: rolling back has nothing to go back to.
+        ("version-rollback", "post", f"/p/{slug}/rollback/", {}, ADMIN, 400),
+        ("version-promote", "post", f"/versions/{world.version.pk}/promote/", {}, ADMIN, 200),
         # No report was written for this version: allowed roles get 404, others 403.
         ("version-report", "get", f"/versions/{world.version.pk}/report/", None, DATA, 404),
         (

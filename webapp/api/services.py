@@ -116,18 +116,7 @@ def judge_job_create(*, project: Project, version, item_ids: Sequence[int], user
 
 
 def run_cancel(*, run) -> None:
-    """Cancel a training run through the jobs app's service when it has one; otherwise a
-    queued run is cancelled here (the worker skips it) and a running one is refused."""
-    from webapp.api.errors import ApiError
-    from webapp.jobs import services as jobs_services
-    from webapp.jobs.models import TrainingRun
+    """Queued: cancelled now; running: the worker stops at its next step (jobs service)."""
+    from webapp.jobs.services import training_run_cancel
 
-    cancel = getattr(jobs_services, "training_run_cancel", None)
-    if cancel is not None:
-        cancel(run=run)
-        return
-    cancelled = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
-        status=TrainingRun.Status.CANCELLED, finished_at=timezone.now(), updated_at=timezone.now()
-    )
-    if not cancelled:
-        raise ApiError(409, f"Run {run.pk} is running; only a queued run can be cancelled.")
+    training_run_cancel(run=run)
