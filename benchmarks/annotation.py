@@ -22,8 +22,8 @@ Prints JSON: claim/submit p50/p90/p99/max in ms and requests_per_second of each 
 top-level claim_p50_ms ... are the think-time phase), the settings, the load average of the
 machine before and after, and checks that nobody got an item twice (no item has more labels
 than raters_per_item; every stored label was answered 200). Needs DATABASE_URL (Postgres);
-uses its own database `<name>_bench` (created, migrated, seeded; dropped at the end unless
---keep-db, and reused when it already holds the same seeded items).
+uses its own database `<name>_bench` (`<name>_bench_quick` with --quick: created, migrated,
+seeded; dropped at the end unless --keep-db, and reused when it holds the same seeded items).
 """
 
 from __future__ import annotations
@@ -73,9 +73,9 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else None
 
 
-def _database(url: str) -> tuple[str, str]:
+def _database(url: str, quick: bool) -> tuple[str, str]:
     base = dj_database_url.parse(url)
-    name = f"{base['NAME']}_bench"
+    name = f"{base['NAME']}_bench{'_quick' if quick else ''}"
     return name, url.rsplit("/", 1)[0] + f"/{name}"
 
 
@@ -186,30 +186,30 @@ class Rater(threading.Thread):
         if self.think[1] > 0:
             time.sleep(self.random.uniform(*self.think))
 
-    def _record(self, kind: str, ms: float) -> None:
-        if self.phase is not None:
-            getattr(self, kind).setdefault(self.phase["name"], []).append(ms)
-            if ms > 500 and os.environ.get("BENCH_DEBUG"):
-                print("SLOW", kind, self.name, round(ms), time.monotonic(), file=sys.stderr)
+    def _record(self, kind: str, phase: dict | None, started: float) -> None:
+        """A request's latency, if it started and ended within one measured phase."""
+        if phase is not None and self.phase is phase:
+            ms = (time.perf_counter() - started) * 1000
+            getattr(self, kind).setdefault(phase["name"], []).append(ms)
 
     def run(self) -> None:
         self._pause()  # raters arrive spread over the first think time
         while time.monotonic() < self.stop_at:
             try:
-                started = time.perf_counter()
+                phase, started = self.phase, time.perf_counter()
                 page = self._request("GET", "/p/load/queue/")
-                self._record("claims", (time.perf_counter() - started) * 1000)
+                self._record("claims", phase, started)
                 item, key = ITEM_ID.search(page), SUBMISSION_KEY.search(page)
                 if not item or not key:
                     return  # the queue is empty
                 self._pause()  # reading the pair
-                started = time.perf_counter()
+                phase, started = self.phase, time.perf_counter()
                 self._request(
                     "POST",
                     f"/p/load/items/{item.group(1)}/label/",
                     f"label={self.random.choice('AB')}&submission_key={key.group(1)}",
                 )
-                self._record("submits", (time.perf_counter() - started) * 1000)
+                self._record("submits", phase, started)
                 self.answered += 1
             except (OSError, http.client.HTTPException):
                 if self.phase is not None:
@@ -333,7 +333,7 @@ def main() -> None:
         args.items, args.raters, args.seconds, args.closed_seconds = 10_000, 20, 6, 3
         args.warmup, args.think_min, args.think_max = 1.5, 0.5, 1.5
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ember")
-    name, bench_url = _database(url)
+    name, bench_url = _database(url, args.quick)
     env = {
         **os.environ,
         "DATABASE_URL": bench_url,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
+from django.db import connection, connections
+
 from webapp.annotation.models import Annotation, Assignment, Item, Project, Skip, TaskDefinition
 
 ITEM = Item._meta.db_table
@@ -34,6 +36,49 @@ _ROOM_FOR_ONE_MORE = f"""
                        AND c.expires_at > %(now)s) < %(k)s"""
 
 ORDER = {"sequential": "i.id", "uncertainty_first": "i.route_priority DESC, i.id"}
+
+# How to turn a row of given columns into a model instance, per (model, columns, database).
+_PLANS: dict[tuple, tuple] = {}
+
+
+def _plan(model, columns: tuple[str, ...], db: str) -> tuple:
+    """(field attnames in the model's order, their column indexes and converters, extra
+    columns): what Manager.raw() works out on every call, worked out once."""
+    by_column = {field.column: field for field in model._meta.concrete_fields}
+    indexes = {name: index for index, name in enumerate(columns)}
+    fields = [f for f in model._meta.concrete_fields if f.column in indexes]
+    wrapper = connections[db]
+    converters = []
+    for field in fields:
+        col = field.get_col(model._meta.db_table)
+        found = wrapper.ops.get_db_converters(col) + col.get_db_converters(wrapper)
+        converters.append((indexes[field.column], col, found))
+    extras = [(index, name) for index, name in enumerate(columns) if name not in by_column]
+    return tuple(f.attname for f in fields), converters, extras
+
+
+def fetch_one(model, sql: str, params: dict):
+    """The first row of `sql` as a `model` instance (None if no row); columns that are not the
+    model's fields become attributes. Manager.raw() without its per-call planning."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        columns = tuple(column[0] for column in cursor.description)
+    key = (model, columns, connection.alias)
+    plan = _PLANS.get(key) or _PLANS.setdefault(key, _plan(model, columns, connection.alias))
+    attnames, converters, extras = plan
+    values = []
+    for index, col, found in converters:
+        value = row[index]
+        for converter in found:
+            value = converter(value, col, connection)
+        values.append(value)
+    instance = model.from_db(connection.alias, attnames, values)
+    for index, name in extras:
+        setattr(instance, name, row[index])
+    return instance
 
 
 def excluded_params(item_ids: Sequence[int]) -> dict[str, int]:

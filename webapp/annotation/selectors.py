@@ -23,8 +23,7 @@ def project_list_for_user(user) -> QuerySet[Project]:
 
 def project_for_member(*, slug: str, user) -> Project | None:
     """The project by slug with `user_is_rater` set (one statement: it runs on every claim)."""
-    found = list(Project.objects.raw(queue_sql.PROJECT_SQL, {"slug": slug, "user": user.pk}))
-    return found[0] if found else None
+    return queue_sql.fetch_one(Project, queue_sql.PROJECT_SQL, {"slug": slug, "user": user.pk})
 
 
 def user_can_adjudicate(user) -> bool:
@@ -63,10 +62,9 @@ _TASKS: dict[tuple[int, object], TaskDefinition] = {}
 
 def item_of_project(*, item_id: int, project: Project) -> Item | None:
     """An item with its task (one statement when the task is cached, as it almost always is)."""
-    found = list(Item.objects.raw(queue_sql.ITEM_SQL, {"item": item_id, "project": project.pk}))
-    if not found:
+    item = queue_sql.fetch_one(Item, queue_sql.ITEM_SQL, {"item": item_id, "project": project.pk})
+    if item is None:
         return None
-    item = found[0]
     key = (item.task_id, item.task_updated_at)
     task = _TASKS.get(key)
     if task is None:
