@@ -238,18 +238,53 @@ def _phase_report(raters: list[Rater], name: str, seconds: float) -> dict:
     }
 
 
-def _run_phase(raters: list[Rater], name: str, think, warmup: float, seconds: float) -> dict:
-    """Run the raters for warmup + seconds with this think time; report the measured part."""
+def _cpu_seconds(pids) -> float:
+    """User + system CPU seconds of these processes (Linux /proc; 0 for any that is gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _processes(server: subprocess.Popen, database: str) -> dict[str, list[int]]:
+    """The gunicorn master and workers, and the Postgres backends serving the bench database."""
+    children = []
+    for task in Path(f"/proc/{server.pid}/task").glob("*/children"):
+        children += [int(pid) for pid in task.read_text().split()]
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database],
+        ).fetchall()
+    return {"server": [server.pid, *children], "database": [row[0] for row in rows]}
+
+
+def _run_phase(raters, name: str, think, warmup: float, seconds: float, server, database):
+    """Run the raters for warmup + seconds with this think time; report the measured part,
+    with the CPU the app server and the database spent per request in it."""
     for rater in raters:
         rater.think = think
     time.sleep(warmup)
+    processes = _processes(server, database)
+    before = {kind: _cpu_seconds(pids) for kind, pids in processes.items()}
     phase = {"name": name}
     for rater in raters:
         rater.phase = phase
     time.sleep(seconds)
     for rater in raters:
         rater.phase = None
-    return _phase_report(raters, name, seconds)
+    report = _phase_report(raters, name, seconds)
+    requests = max(1, report["claims"] + report["submits"])
+    for kind, pids in processes.items():
+        spent = _cpu_seconds(pids) - before[kind]
+        report[f"{kind}_cpu_ms_per_request"] = round(spent * 1000 / requests, 2)
+    return report
 
 
 def _checks(stored_submits: int) -> dict:
@@ -392,10 +427,14 @@ def main() -> None:
             rater.start()
         # Unmeasured: the raters' staggered arrival, then the warm-up.
         warmup = args.think_max + args.warmup
-        think = _run_phase(raters, "think", (args.think_min, args.think_max), warmup, args.seconds)
+        think = _run_phase(
+            raters, "think", (args.think_min, args.think_max), warmup, args.seconds, server, name
+        )
         closed = None
         if args.closed_seconds:
-            closed = _run_phase(raters, "closed", (0.0, 0.0), args.warmup, args.closed_seconds)
+            closed = _run_phase(
+                raters, "closed", (0.0, 0.0), args.warmup, args.closed_seconds, server, name
+            )
         for rater in raters:
             rater.stop_at = 0.0
         for rater in raters:
