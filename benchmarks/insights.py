@@ -265,15 +265,18 @@ def main() -> None:
             response = client.get(path)
             if response.status_code != 200:
                 raise RuntimeError(f"{view}: HTTP {response.status_code} for {path}")
-            timings = []
+            timings, cpu = [], []
             for _ in range(args.renders):
-                began = time.perf_counter()
+                began, began_cpu = time.perf_counter(), time.process_time()
                 response = client.get(path)
                 timings.append((time.perf_counter() - began) * 1000)
+                cpu.append((time.process_time() - began_cpu) * 1000)
                 assert response.status_code == 200
             results[view] = {
                 "p50_ms": round(statistics.median(timings), 1),
                 "p99_ms": round(percentile(timings, 0.99), 1),
+                # this process's CPU only (no Postgres): wall far above it means a busy machine
+                "python_cpu_p50_ms": round(statistics.median(cpu), 1),
             }
         report = {
             "benchmark": "insights",
@@ -288,6 +291,7 @@ def main() -> None:
             "views": results,
             "slowest_p50_ms": max(r["p50_ms"] for r in results.values()),
             "goal": "every dashboard under 300 ms at one million labels",
+            "load_average_1min": round(os.getloadavg()[0], 1),
         }
         print(json.dumps(report, indent=2))
     finally:
