@@ -424,6 +424,11 @@ class StateStore:
         self.manager.save(step, args=args, force=True)
         self.manager.wait_until_finished()
 
+    def read_meta(self, step: int) -> dict[str, Any]:
+        """The JSON part of step `step` (config, data fingerprint, batch position, losses)."""
+        restored = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        return restored["meta"]
+
     def restore(self, step: int, state: nnx.State) -> dict[str, Any]:
         """Load step `step` into `state` (in place, keeping its shardings); return its JSON."""
         pure = nnx.to_pure_dict(state)
@@ -497,6 +502,16 @@ def train(
     fingerprint = data_fingerprint(tasks, examples, init_path)
     store = StateStore(state_dir, config.keep_checkpoints) if state_dir is not None else None
     resume_step = store.latest_step() if store is not None else None
+    if resume_step is not None:
+        meta = store.read_meta(resume_step)
+        if meta["train_config"] != json.loads(json.dumps(config.to_dict())) or (
+            meta["fingerprint"] != fingerprint
+        ):
+            store.close()
+            raise ValueError(
+                f"{state_dir} holds the training state of a different run (config or data "
+                "differ); use a new state_dir"
+            )
 
     max_len = config.max_len if init is None else min(config.max_len, init.config.max_len)
     if resume_step is not None:
@@ -553,13 +568,6 @@ def train(
     first_step = 1
     if resume_step is not None:
         meta = store.restore(resume_step, state)
-        if meta["train_config"] != json.loads(json.dumps(config.to_dict())) or (
-            meta["fingerprint"] != fingerprint
-        ):
-            raise ValueError(
-                f"{state_dir} holds the training state of a different run (config or data "
-                "differ); use a new state_dir"
-            )
         batches.set_state(meta["batches"])
         loss_history = [(int(s), float(v)) for s, v in meta["loss_history"]]
         window = [float(v) for v in meta["window"]]
