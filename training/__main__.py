@@ -8,6 +8,7 @@ python -m training evaluate --model DIR --data A.jsonl B.jsonl --report OUT_DIR
     (writes OUT_DIR/report.json and PNG pictures; see training/report.py)
 python -m training recipe default|teacher --out DIR [--profile quick|default|accelerator]
     (converts shared/data, splits by prompt, trains, evaluates; see training/recipe.py)
+python -m training rm|tailpatch|self-taught ...   (the variants; see training/variants_cli.py)
 """
 
 from __future__ import annotations
@@ -49,12 +50,15 @@ def main(argv: list[str] | None = None) -> int:
         "--own",
         help="JSON file {example id: 'A' or 'B'}: the judge's own responses (egocentric bias)",
     )
-    from training import recipe
+    from training import recipe, variants_cli
 
     recipe.add_parser(sub)
+    variants_cli.add_parsers(sub)
     args = parser.parse_args(argv)
     if args.command == "recipe":
         return recipe.main(args)
+    if args.command in variants_cli.COMMANDS:
+        return variants_cli.main(args)
 
     # Imported here so `--help` stays fast.
     from judging.inference import Judge
