@@ -238,31 +238,63 @@ def _phase_report(raters: list[Rater], name: str, seconds: float) -> dict:
     }
 
 
-def _cpu_seconds(pids) -> float:
-    """User + system CPU seconds of these processes (Linux /proc; 0 for any that is gone)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc; None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def _processes(server: subprocess.Popen, database: str) -> dict[str, list[int]]:
-    """The gunicorn master and workers, and the Postgres backends serving the bench database."""
-    children = []
-    for task in Path(f"/proc/{server.pid}/task").glob("*/children"):
-        children += [int(pid) for pid in task.read_text().split()]
-    import psycopg
+class CpuMeter(threading.Thread):
+    """CPU spent by the gunicorn processes and by the Postgres backends serving the bench
+    database, sampled twice a second so that backends which come and go (connections are
+    recycled) are counted too: a process first seen mid-phase counts from zero."""
 
-    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+    def __init__(self, server: subprocess.Popen, database: str):
+        super().__init__(daemon=True)
+        self.server, self.database = server, database
+        self.first: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+        self.running = True
+        self.started = False
+
+    def _pids(self, conn) -> list[tuple[str, int]]:
+        children = []
+        for task in Path(f"/proc/{self.server.pid}/task").glob("*/children"):
+            children += [int(pid) for pid in task.read_text().split()]
         rows = conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            [database],
+            [self.database],
         ).fetchall()
-    return {"server": [server.pid, *children], "database": [row[0] for row in rows]}
+        return [("server", self.server.pid), *(("server", pid) for pid in children)] + [
+            ("database", row[0]) for row in rows
+        ]
+
+    def _sample(self, conn) -> None:
+        for key in self._pids(conn):
+            spent = _cpu_seconds(key[1])
+            if spent is None:
+                continue
+            self.first.setdefault(key, spent if not self.started else 0.0)
+            self.last[key] = spent
+        self.started = True
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+            while self.running:
+                self._sample(conn)
+                time.sleep(0.5)
+            self._sample(conn)
+
+    def spent(self) -> dict[str, float]:
+        totals = {"server": 0.0, "database": 0.0}
+        for key, last in self.last.items():
+            totals[key[0]] += last - self.first[key]
+        return totals
 
 
 def _run_phase(raters, name: str, think, warmup: float, seconds: float, server, database):
@@ -271,18 +303,23 @@ def _run_phase(raters, name: str, think, warmup: float, seconds: float, server, 
     for rater in raters:
         rater.think = think
     time.sleep(warmup)
-    processes = _processes(server, database)
-    before = {kind: _cpu_seconds(pids) for kind, pids in processes.items()}
+    meter = CpuMeter(server, database)
+    meter.start()
+    for _ in range(200):  # the first sample, taken as the phase starts
+        if meter.started or not meter.is_alive():
+            break
+        time.sleep(0.05)
     phase = {"name": name}
     for rater in raters:
         rater.phase = phase
     time.sleep(seconds)
     for rater in raters:
         rater.phase = None
+    meter.running = False
+    meter.join()
     report = _phase_report(raters, name, seconds)
     requests = max(1, report["claims"] + report["submits"])
-    for kind, pids in processes.items():
-        spent = _cpu_seconds(pids) - before[kind]
+    for kind, spent in meter.spent().items():
         report[f"{kind}_cpu_ms_per_request"] = round(spent * 1000 / requests, 2)
     return report
 
