@@ -100,7 +100,7 @@ def similar_instructions(
     pool: Sequence[Instruction],
     top_k: int = 5,
     *,
-    margin: float = 0.02,
+    margin: float = 0.05,
     max_candidates: int = 64,
     seed: int = 0,
 ) -> list[list[int]]:

@@ -1,0 +1,165 @@
+"""Self-Taught Evaluator: synthetic pairs, the both-order filter, and the learning test."""
+
+import json
+import sys
+import time
+
+import pytest
+
+from judging.demo_tasks import KEYWORD, generate_demo_examples
+from judging.inference import Verdict
+from judging.task_format import RESPONSE_A, RESPONSE_B, write_jsonl
+from training import __main__ as training_cli
+from training.config import TrainConfig
+from training.self_taught import (
+    filter_and_balance,
+    instruction_pool,
+    self_taught,
+    similar_instructions,
+    synthesize_pairs,
+)
+from training.tailpatch import split_heldout
+from training.train import train
+
+TASKS = {KEYWORD.name: KEYWORD}
+
+
+def _keyword_examples(n: int) -> list:
+    return [e for e in generate_demo_examples(n, seed=0) if e.task == KEYWORD.name]
+
+
+def test_synthetic_pairs_borrow_the_worse_response_from_another_instruction():
+    pool = instruction_pool(TASKS, _keyword_examples(300))
+    assert len(pool) > 200 and all(item.task == KEYWORD.name for item in pool)
+    pairs = synthesize_pairs(pool, seed=1)
+    assert len(pairs) == len(pool)
+    by_id = {item.id: item for item in pool}
+    labels = {"A": 0, "B": 0}
+    borrowed_words = set()
+    for pair in pairs:
+        item = by_id[pair.provenance["instruction"]]
+        other = by_id[pair.provenance["worse_from"]]
+        good = pair.context[RESPONSE_A if pair.label == "A" else RESPONSE_B]
+        worse = pair.context[RESPONSE_B if pair.label == "A" else RESPONSE_A]
+        assert good == item.response and worse == other.response
+        assert pair.context["instruction"] == item.context["instruction"]
+        assert other.text != item.text  # a different instruction...
+        required = item.context["instruction"].split()[-1].rstrip(".")
+        assert required in good and required not in worse  # ...so the label holds
+        labels[pair.label] += 1
+        borrowed_words.add(other.context["instruction"])
+    assert min(labels.values()) > 0.35 * len(pairs)
+    # Templated instructions are all equally similar: ties are broken at random, so the worse
+    # responses come from many instructions, not the same few (a shortcut for the judge).
+    assert len(borrowed_words) >= 20
+    neighbours = similar_instructions(pool, top_k=3)
+    assert all(len(n) >= 3 for n in neighbours)
+
+
+def _verdict(ab: str, ba: str) -> Verdict:
+    probs = {
+        lbl: {"A": 0.9 if lbl == "A" else 0.1, "B": 0.1 if lbl == "A" else 0.9, "tie": 0.0}
+        for lbl in "AB"
+    }
+    return Verdict(None, KEYWORD.name, ab, {}, 0.9, {"ab": probs[ab], "ba": probs[ba]}, ab == ba)
+
+
+def test_filter_keeps_both_order_agreement_and_balances():
+    pool = instruction_pool(TASKS, _keyword_examples(60))
+    pairs = synthesize_pairs(pool, seed=2)[:8]
+    flip = {"A": "B", "B": "A"}
+    verdicts = []
+    for i, pair in enumerate(pairs):
+        if i < 5:
+            verdicts.append(_verdict(pair.label, pair.label))  # right in both orders: kept
+        elif i == 5:
+            verdicts.append(_verdict(pair.label, flip[pair.label]))  # one order wrong
+        else:
+            verdicts.append(_verdict(flip[pair.label], flip[pair.label]))  # wrong
+    balanced, counts = filter_and_balance(pairs, verdicts)
+    kept_labels = [p.label for p in pairs[:5]]
+    assert counts["kept"] == 5 and counts["pairs"] == 8
+    assert counts["kept_A"] == kept_labels.count("A")
+    n = min(kept_labels.count("A"), kept_labels.count("B"))
+    assert counts["balanced"] == len(balanced) == 2 * n
+    assert sum(p.label == "A" for p in balanced) == sum(p.label == "B" for p in balanced)
+    assert all(p in pairs[:5] for p in balanced)
+
+
+@pytest.mark.slow
+def test_self_taught_rounds_improve_a_weak_seed(tmp_path):
+    """A seed judge trained on 100 labelled keyword items is weak on held-out items; the
+    Self-Taught rounds, from an instruction pool of ~1,200 items and no further labels, raise
+    its held-out accuracy round by round."""
+    started = time.monotonic()
+    examples = _keyword_examples(1500)
+    pool_examples, heldout = split_heldout(examples)
+    seed_config = TrainConfig.preset("demo", steps=300, log_every=100)
+    seed = train(TASKS, pool_examples[:100], seed_config, tmp_path / "seed").checkpoint_dir
+    config = TrainConfig.preset("demo", steps=200, warmup_steps=20, log_every=100)
+    result = self_taught(
+        seed,
+        TASKS,
+        pool_examples,
+        config,
+        tmp_path / "st",
+        rounds=2,
+        heldout=heldout,
+        init="previous",
+    )
+    accuracies = [entry["accuracy"] for entry in result["rounds"]]
+    print(
+        f"\nself-taught: accuracy by round {[round(a, 3) for a in accuracies]}, kept "
+        f"{[e.get('kept') for e in result['rounds']]}, balanced "
+        f"{[e.get('balanced') for e in result['rounds']]}, n={result['heldout']}, "
+        f"{time.monotonic() - started:.0f}s",
+        file=sys.stderr,
+    )
+    assert result["heldout"] >= 300 and result["pool"] >= 1000
+    assert accuracies[0] <= 0.8  # the seed is weak
+    assert all(b >= a for a, b in zip(accuracies, accuracies[1:], strict=False))
+    assert accuracies[-1] >= accuracies[0] + 0.1
+    assert accuracies[-1] >= 0.8
+    for entry in result["rounds"][1:]:
+        assert entry["trained"] and entry["balanced"] > 0
+        assert 0 < entry["kept"] <= entry["pairs"]
+    assert result["rounds"][2]["kept"] > result["rounds"][1]["kept"]  # the judge agrees more
+    saved = json.loads((tmp_path / "st" / "self_taught.json").read_text())
+    assert [e["accuracy"] for e in saved["rounds"]] == accuracies
+
+
+def test_self_taught_cli(tmp_path, capsys):
+    examples = _keyword_examples(80)
+    data = tmp_path / "keyword.jsonl"
+    write_jsonl(data, TASKS.values(), examples)
+    seed = train(TASKS, examples, TrainConfig.preset("smoke", steps=2), tmp_path / "seed")
+    out = tmp_path / "st"
+    code = training_cli.main(
+        [
+            "self-taught",
+            "--seed",
+            str(seed.checkpoint_dir),
+            "--data",
+            str(data),
+            "--rounds",
+            "2",
+            "--out",
+            str(out),
+            "--preset",
+            "smoke",
+            "--steps",
+            "2",
+            "--max-pairs",
+            "20",
+        ]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [r["round"] for r in summary["rounds"]] == [0, 1, 2]
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in summary["rounds"])
+    assert all(r["pairs"] == 20 for r in summary["rounds"][1:])
+    assert (out / "self_taught.json").exists()
+    bad = training_cli.main(
+        ["self-taught", "--seed", str(tmp_path / "nope"), "--data", str(data), "--out", str(out)]
+    )
+    assert bad == 2 and "not a judge checkpoint" in capsys.readouterr().err
