@@ -195,6 +195,10 @@ MEDIAN_SECONDS = """SELECT annotator_id,
 FROM ins_cur WHERE seconds_spent IS NOT NULL GROUP BY annotator_id"""
 
 
+class InsightsUnavailable(RuntimeError):
+    """The database cannot compute the rollups (not PostgreSQL)."""
+
+
 def _watermark() -> tuple[int, int]:
     return (
         Annotation.objects.aggregate(n=Max("id"))["n"] or 0,
@@ -206,7 +210,10 @@ def rollup_refresh(*, project: Project) -> m.Rollup:
     """Recompute every aggregate of the project in one transaction (readers see the old
     rollup until it commits)."""
     if connection.vendor != "postgresql":
-        raise RuntimeError("Insights are computed in PostgreSQL; set DATABASE_URL to use them.")
+        raise InsightsUnavailable(
+            "Insights are computed in PostgreSQL, and this server runs on SQLite (the embedded "
+            "defaults). Set DATABASE_URL to a PostgreSQL database to use them."
+        )
     started = time.perf_counter()
     last_annotation, last_judgment = _watermark()
     with transaction.atomic():

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from webapp.annotation.access import project_for_adjudicator
 from webapp.insights import charts, selectors
 from webapp.insights.export import FORMATS, ci_fields, export_response
-from webapp.insights.rollup import rollup_ensure, rollup_refresh
+from webapp.insights.rollup import InsightsUnavailable, rollup_ensure, rollup_refresh
 
 DIMENSIONS = (("rater", "rater"), ("category", "category"), ("version", "autorater version"))
 
@@ -41,6 +41,8 @@ def _bad_request(view):
             return view(request, *args, **kwargs)
         except ValidationError as error:
             return HttpResponseBadRequest(" ".join(error.messages))
+        except InsightsUnavailable as error:
+            return render(request, "insights/unavailable.html", {"message": str(error)}, status=503)
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
@@ -442,6 +444,7 @@ def raters(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@_bad_request
 def refresh(request: HttpRequest, slug: str) -> HttpResponse:
     """Recompute now (e.g. after adjudication, which changes reference labels)."""
     project = project_for_adjudicator(request.user, slug)

@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from webapp.insights.migration_ops import AddIndexOnPostgres
+
 
 class Migration(migrations.Migration):
     initial = True
@@ -367,17 +369,6 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
-            options={
-                "indexes": [
-                    models.Index(
-                        models.F("project"),
-                        models.F("version"),
-                        models.OrderBy(models.F("confidence"), descending=True, nulls_last=True),
-                        models.F("id"),
-                        name="insights_disagree_order",
-                    )
-                ],
-            },
         ),
         migrations.CreateModel(
             name="ItemSummary",
@@ -426,5 +417,15 @@ class Migration(migrations.Migration):
             options={
                 "indexes": [models.Index(fields=["project", "split"], name="insights_item_split")],
             },
+        ),
+        AddIndexOnPostgres(
+            model_name="disagreementrow",
+            index=models.Index(
+                models.F("project"),
+                models.F("version"),
+                models.OrderBy(models.F("confidence"), descending=True, nulls_last=True),
+                models.F("id"),
+                name="insights_disagree_order",
+            ),
         ),
     ]

@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from webapp.insights.migration_ops import AddIndexOnPostgres
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -72,20 +74,6 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
-            options={
-                "indexes": [
-                    models.Index(
-                        models.F("project"),
-                        models.F("version_lo"),
-                        models.F("version_hi"),
-                        models.OrderBy(
-                            models.F("top_confidence"), descending=True, nulls_last=True
-                        ),
-                        models.F("item"),
-                        name="insights_vdiff_order",
-                    )
-                ],
-            },
         ),
         migrations.CreateModel(
             name="VersionPairCell",
@@ -146,5 +134,16 @@ class Migration(migrations.Migration):
                     )
                 ],
             },
+        ),
+        AddIndexOnPostgres(
+            model_name="versiondiffrow",
+            index=models.Index(
+                models.F("project"),
+                models.F("version_lo"),
+                models.F("version_hi"),
+                models.OrderBy(models.F("top_confidence"), descending=True, nulls_last=True),
+                models.F("item"),
+                name="insights_vdiff_order",
+            ),
         ),
     ]
