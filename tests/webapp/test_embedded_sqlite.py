@@ -33,13 +33,22 @@ def test_sqlite_migrates_and_insights_say_they_need_postgres(tmp_path):
     }
     migrate = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert migrate.returncode == 0, migrate.stderr[-2000:]
     assert (tmp_path / "ember.sqlite3").exists()
     out = subprocess.run(
         [sys.executable, "-c", CHECK_INSIGHTS],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     ).stdout
     status, body = out.split("\n", 1)
     assert status == "503"
