@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seq", type=int, default=256)
     args = parser.parse_args(argv)
-    steps = {"tiny": 2, "small": 1} if args.quick else {"tiny": 20, "small": 8}
+    steps = {"tiny": 2, "small": 1} if args.quick else {"tiny": 10, "small": 3}
     batch = 8 if args.quick else args.batch
     seq = 64 if args.quick else args.seq
     peak = measure_peak_flops()

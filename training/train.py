@@ -246,7 +246,8 @@ def make_train_step(
 
     The step takes (state, tokens_ABL, mask_ABL, last_AB, targets_AB, dropout_key) with A =
     config.grad_accum_steps micro-batches (use `place_batch`), averages the micro-batch
-    gradients, applies one optimizer update and returns (new state, mean loss)."""
+    gradients, applies one optimizer update and returns (new state, mean loss).
+    `loss_fn(model, tokens, mask, last, targets, dropout_key, dtype)` defaults to label_loss."""
     dtype = compute_dtype(config)
     accum = config.grad_accum_steps
     shardings = jax.tree.map(lambda x: parallel.param_sharding(mesh, x.shape, config.fsdp), state)
