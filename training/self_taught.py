@@ -255,19 +255,23 @@ def self_taught(
         raise ValueError("rounds must be >= 1")
     if init not in ("seed", "previous"):
         raise ValueError("init must be 'seed' or 'previous'")
+    split = heldout is None
     if heldout is None:
         pool_examples, heldout = split_heldout(examples, heldout_percent)
     else:
         pool_examples = list(examples)
-    heldout = [e for e in heldout if e.label is not None and e.task in tasks]
-    if not heldout:
-        raise ValueError("no labelled held-out examples to measure accuracy on")
     pool = instruction_pool(tasks, pool_examples)
     if len(pool) < 2:
         raise ValueError(
             "the instruction pool needs >= 2 distinct instructions from labelled pairwise examples"
         )
     pool_tasks = {name: tasks[name] for name in sorted({item.task for item in pool})}
+    # A split from `examples` is scored on the pool's (pairwise) tasks; a given held-out set on
+    # all of its tasks.
+    scored = pool_tasks if split else tasks
+    heldout = [e for e in heldout if e.label is not None and e.task in scored]
+    if not heldout:
+        raise ValueError("no labelled held-out examples to measure accuracy on")
     train_tasks = {**pool_tasks, **{e.task: tasks[e.task] for e in mix_examples}}
     check_labels(seed_checkpoint, train_tasks.values())
     out_dir = Path(out_dir)
