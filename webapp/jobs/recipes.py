@@ -72,6 +72,34 @@ def train_rm(
     return Path(getattr(result, "checkpoint_dir", out_dir))
 
 
+# tailpatch_probe puts examples aside by content hash (judging.splits.is_heldout) at this
+# percent; probe_examples arranges the project's data around that split.
+PROBE_HELDOUT_PERCENT = 20
+
+
+def probe_examples(
+    train_examples: Sequence[Example], heldout: Sequence[Example]
+) -> tuple[list[Example], list[str]]:
+    """What a tail-patch probe sees, and its target categories (one per task with held-out
+    labels). The probe trains on the examples outside the hash held-out side and measures the
+    ones inside it, so: the snapshot's examples outside it (the built-in ones inside are not
+    the project's judgement) plus the project's held-out labels inside it (a project may have
+    put items aside at another percent: those outside are left out, never trained on).
+
+    ValueError when no held-out label is left to measure the probes on."""
+    from judging.splits import is_heldout
+
+    measured = [e for e in heldout if is_heldout(e, PROBE_HELDOUT_PERCENT)]
+    targets = sorted({e.task for e in measured if e.label is not None})
+    if not targets:
+        raise ValueError(
+            "FLAMe-Opt-RM measures its tail-patch probes on the project's held-out labels, and "
+            "none is usable: put some items aside as held-out and label them"
+        )
+    kept = [e for e in train_examples if not is_heldout(e, PROBE_HELDOUT_PERCENT)]
+    return kept + measured, targets
+
+
 def tailpatch_probe(
     base_checkpoint: Path,
     task_name: str,
@@ -79,12 +107,25 @@ def tailpatch_probe(
     examples: Sequence[Example],
     config: TrainConfig,
     work_dir: Path,
+    *,
+    heldout: Sequence[Example] = (),
 ) -> dict:
+    """One task's probe, measured on `heldout` (the project's held-out labels)."""
     try:
         from training.tailpatch import tailpatch_probe as probe
     except ImportError as error:
         raise RecipeUnavailable(f"tail-patch probes are not available: {error}") from error
-    return probe(str(base_checkpoint), task_name, tasks, examples, config, work_dir)
+    seen, targets = probe_examples(examples, heldout)
+    return probe(
+        str(base_checkpoint),
+        task_name,
+        tasks,
+        seen,
+        config,
+        work_dir,
+        targets=targets,
+        heldout_percent=PROBE_HELDOUT_PERCENT,
+    )
 
 
 def tailpatch_weights(probe_results: Mapping[str, dict]) -> dict[str, float]:

@@ -485,6 +485,7 @@ def tailpatch_probe_execute(*, probe_id: int, token: str) -> None:
                 examples,
                 TrainConfig.from_dict(run.config),
                 work_dir,
+                heldout=heldout_examples(run.project),
             )
             probe.status, probe.result = TailPatchProbe.Status.DONE, result
         except TRANSIENT_ERRORS:

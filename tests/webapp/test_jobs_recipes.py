@@ -1,0 +1,31 @@
+"""What a FLAMe-Opt-RM tail-patch probe is trained and measured on (no training here)."""
+
+import pytest
+
+from judging.demo_tasks import generate_demo_examples
+from judging.splits import content_key as key
+from judging.splits import is_heldout
+from training.tailpatch import split_heldout
+from webapp.jobs.recipes import PROBE_HELDOUT_PERCENT, probe_examples
+
+
+def test_probes_measure_the_projects_heldout_labels_and_never_train_on_them():
+    examples = generate_demo_examples(60, seed=3)
+    # An imported project put 40% aside: items outside the probes' 20% side are left out.
+    heldout = [e for e in examples if is_heldout(e, 40)]
+    train = [e for e in examples if not is_heldout(e, 40)]
+    # The snapshot's built-in known answers (those sharing a held-out item's content are out).
+    aside = {key(e) for e in heldout}
+    builtin = [e for e in generate_demo_examples(60, seed=4) if key(e) not in aside]
+    seen, targets = probe_examples(train + builtin, heldout)
+    probe_train, probe_heldout = split_heldout(seen, PROBE_HELDOUT_PERCENT)
+    assert {key(e) for e in probe_heldout} == {key(e) for e in heldout if is_heldout(e, 20)}
+    assert not {key(e) for e in probe_train} & {key(e) for e in heldout}
+    assert targets == sorted({e.task for e in probe_heldout}) == ["demo_arithmetic", "demo_keyword"]
+    assert len(probe_train) == len(train) + sum(not is_heldout(e, 20) for e in builtin)
+
+
+def test_probes_without_heldout_labels_fail_clearly():
+    examples = generate_demo_examples(10, seed=3)
+    with pytest.raises(ValueError, match="held-out labels"):
+        probe_examples(examples, [])
