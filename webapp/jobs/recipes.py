@@ -50,6 +50,22 @@ def train_flame(
     )
 
 
+def rm_config(config: TrainConfig, *, steps_chosen: bool) -> TrainConfig:
+    """FLAMe-RM is a short fine-tune (training.rm.DEFAULT_RM_STEPS, the paper's 50 steps) unless
+    the project or the run chose its number of steps; never longer than the preset's."""
+    from training.rm import DEFAULT_RM_STEPS
+
+    return config if steps_chosen else config.replace(steps=min(DEFAULT_RM_STEPS, config.steps))
+
+
+def probe_config(config: TrainConfig) -> TrainConfig:
+    """A tail-patch probe trains training.tailpatch.DEFAULT_PROBE_STEPS steps at most (the run's
+    steps are those of the final FLAMe-Opt-RM training)."""
+    from training.tailpatch import DEFAULT_PROBE_STEPS
+
+    return config.replace(steps=min(DEFAULT_PROBE_STEPS, config.steps))
+
+
 def train_rm(
     base_checkpoint: Path,
     tasks: Mapping[str, Task],

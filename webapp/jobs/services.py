@@ -315,6 +315,10 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
                 return  # the probes are out as a Celery group; the last one resumes the run
             config = config.replace(mixture_weights=weights)
             _run_update(run, config=config.to_dict(), phase="training")
+    if run.recipe == Recipe.RM:
+        chosen = {**project_settings.config_overrides, **run.config_overrides}
+        config = recipes.rm_config(config, steps_chosen="steps" in chosen)
+        _run_update(run, config=config.to_dict(), total_steps=config.steps)
     if not _checkpoint_done(out_dir):
         _run_update(run, phase="training")
         if run.recipe == Recipe.RM:
@@ -483,7 +487,7 @@ def tailpatch_probe_execute(*, probe_id: int, token: str) -> None:
                 probe.task_name,
                 tasks,
                 examples,
-                TrainConfig.from_dict(run.config),
+                recipes.probe_config(TrainConfig.from_dict(run.config)),
                 work_dir,
                 heldout=heldout_examples(run.project),
             )
