@@ -64,3 +64,16 @@ def test_judge_answers_503_when_the_live_model_cannot_be_loaded(world, call):
         data={"item_ids": [10**12]},
         content_type="application/json",
     )["error"]["message"].startswith("Not items of this project")
+
+
+def test_text_postgres_cannot_store_is_refused_with_where_it_is(world, call):
+    # Found by the schemathesis run: a NUL in a project's description was a 500.
+    body = {"name": "P2", "slug": "p2", "description": "bad\u0000text", "raters_per_item": 1}
+    error = call(
+        "/projects", status=422, method="post", data=body, content_type="application/json"
+    )["error"]
+    assert "body.description" in error["message"]
+    slug = world.project.slug
+    error = call(f"/projects/{slug}/items?external_id=x%00y", status=422)["error"]
+    assert "query.external_id" in error["message"]
+    assert call(f"/projects/{slug}/items?external_id=fine")["results"] == []

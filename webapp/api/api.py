@@ -9,6 +9,7 @@ from ninja.throttling import AuthRateThrottle
 
 from webapp.api import errors
 from webapp.api.auth import TokenAuth
+from webapp.api.parser import StorableTextParser
 from webapp.api.routers import account, export, items, jobs, judge, judgments, projects, versions
 
 api = NinjaAPI(
@@ -22,6 +23,7 @@ api = NinjaAPI(
     auth=TokenAuth(),
     throttle=[AuthRateThrottle(settings.EMBER_API_RATE)],
     urls_namespace="api-v1",
+    parser=StorableTextParser(),
 )
 errors.register(api)
 for module in (account, projects, items, judgments, jobs, versions, judge, export):

@@ -77,6 +77,8 @@ def register(api: NinjaAPI) -> None:
         return respond(request, 429, "Too many requests; slow down.")
 
     def on_http_error(request: HttpRequest, exc: HttpError):
+        if isinstance(exc.__cause__, ApiError):  # ninja wraps errors raised by the body parser
+            return on_api_error(request, exc.__cause__)
         return respond(request, exc.status_code, str(exc))
 
     def on_validation(request: HttpRequest, exc: NinjaValidationError):
