@@ -50,7 +50,8 @@ def test_a_token_pushes_items_trains_and_reads_verdicts(celery_worker):
         assert again == {"created": 0, "skipped": 5, "per_task": again["per_task"]}
 
         job = call("post", f"/projects/{slug}/jobs", status=202)
-        assert job["status"] == "queued" and job["kind"] == "training"
+        # The worker may already have taken it by the time the response is written.
+        assert job["status"] in ("queued", "running") and job["kind"] == "training"
 
         def finished():
             state = call("get", f"/jobs/{job['id']}")
