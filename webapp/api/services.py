@@ -113,10 +113,3 @@ def judge_job_create(*, project: Project, version, item_ids: Sequence[int], user
         )
         transaction.on_commit(lambda: judgments_enqueue(version=version, item_ids=list(item_ids)))
     return job
-
-
-def run_cancel(*, run) -> None:
-    """Queued: cancelled now; running: the worker stops at its next step (jobs service)."""
-    from webapp.jobs.services import training_run_cancel
-
-    training_run_cancel(run=run)

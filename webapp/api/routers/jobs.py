@@ -12,9 +12,8 @@ from webapp.api.models import JudgeJob
 from webapp.api.pagination import Page, PageQuery, paginate
 from webapp.api.schemas import MAX_ID, ErrorOut, JobOut, JudgeJobOut
 from webapp.api.selectors import judge_job_progress
-from webapp.api.services import run_cancel
 from webapp.jobs.models import TrainingRun
-from webapp.jobs.services import training_run_request
+from webapp.jobs.services import training_run_cancel, training_run_request
 
 router = Router(tags=["jobs"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
@@ -56,7 +55,7 @@ def cancel_job(request: HttpRequest, job_id: int = Path(..., ge=1, le=MAX_ID)):
     project_admin(request, run.project.slug)
     if not run.is_active:
         raise ApiError(409, f"Run {run.pk} has already finished ({run.status}).")
-    run_cancel(run=run)
+    training_run_cancel(run=run)
     audit(request, "job.cancel", run, project=run.project.slug)
     return _runs().get(pk=run.pk)
 
