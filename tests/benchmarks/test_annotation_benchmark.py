@@ -20,16 +20,16 @@ def _free_port() -> int:
 def test_annotation_benchmark_quick_run_reports_latency_and_correct_claims():
     env = {**os.environ}
     env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ember")
-    out = subprocess.run(
+    run = subprocess.run(
         [sys.executable, "-m", "benchmarks.annotation", "--quick", "--port", str(_free_port())],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
-        check=True,
-    ).stdout
-    report = json.loads(out)
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    report = json.loads(run.stdout)
     assert report["items"] == 10_000 and report["raters"] == 20
     for phase in (report, report["closed_loop"]):
         assert phase["claims"] > 0 and phase["submits"] > 0 and phase["errors"] == 0
