@@ -158,6 +158,15 @@ class Attention(nnx.Module):
         q_BLHE, k_BSKE, v_BSKE = self._qkv(x_BLD, sin, cos)
         return self._attend(q_BLHE, k_BSKE, v_BSKE, mask_BLS, x_BLD.dtype)
 
+    def at(
+        self, x_BLD: jax.Array, sin: jax.Array, cos: jax.Array, mask_BLS: jax.Array, index_B
+    ) -> jax.Array:
+        """The output at one query position per row ([B, 1, D]), attending over all keys."""
+        q_BLHE, k_BSKE, v_BSKE = self._qkv(x_BLD, sin, cos)
+        q_B1HE = jnp.take_along_axis(q_BLHE, index_B[:, None, None, None], axis=1)
+        mask_B1S = jnp.take_along_axis(mask_BLS, index_B[:, None, None], axis=1)
+        return self._attend(q_B1HE, k_BSKE, v_BSKE, mask_B1S, x_BLD.dtype)
+
     def cached(
         self,
         x_BLD: jax.Array,
@@ -215,6 +224,15 @@ class Block(nnx.Module):
         h = self.ff(self.ff_norm(x_BLD))
         return x_BLD + _dropout(h, self.dropout, _fold(key, 1))
 
+    def at(self, x_BLD, sin, cos, mask_BLS, index_B, key: jax.Array | None) -> jax.Array:
+        """`__call__` at one position per row ([B, 1, D]): the other positions' outputs are
+        never needed after the last block, so they are not computed."""
+        h = self.attn.at(self.attn_norm(x_BLD), sin, cos, mask_BLS, index_B)
+        x_B1D = jnp.take_along_axis(x_BLD, index_B[:, None, None], axis=1)
+        x_B1D = x_B1D + _dropout(h, self.dropout, _fold(key, 0))
+        h = self.ff(self.ff_norm(x_B1D))
+        return x_B1D + _dropout(h, self.dropout, _fold(key, 1))
+
     def cached(self, x_BLD, sin, cos, mask_BLS, k_cache, v_cache, index):
         h, k_cache, v_cache = self.attn.cached(
             self.attn_norm(x_BLD), sin, cos, mask_BLS, k_cache, v_cache, index
@@ -248,6 +266,15 @@ class Decoder(nnx.Module):
         dropout_key: jax.Array | None = None,
     ) -> jax.Array:
         """Final-normed hidden states. attention_mask_BL: 1 for real tokens, 0 for padding."""
+        x_BLD, sin, cos, mask_BLS = self._inputs(
+            tokens_BL, attention_mask_BL, positions_BL, dropout_key
+        )
+        for i, block in enumerate(self.blocks):
+            x_BLD = block(x_BLD, sin, cos, mask_BLS, _fold(dropout_key, i))
+        return self.final_norm(x_BLD)
+
+    def _inputs(self, tokens_BL, attention_mask_BL, positions_BL, dropout_key):
+        """Embeddings, rotary tables and the causal+padding mask of a forward pass."""
         b, length = tokens_BL.shape
         if attention_mask_BL is None:
             attention_mask_BL = jnp.ones((b, length), dtype=bool)
@@ -262,9 +289,7 @@ class Decoder(nnx.Module):
         sin, cos = rope_tables(positions_BL, self.config.resolved_head_dim, self.config.rope_theta)
         x_BLD = self.embed(tokens_BL)  # unit-variance embeddings (std 1 at init)
         x_BLD = _dropout(x_BLD, self.config.dropout, _fold(dropout_key, 10_000))
-        for i, block in enumerate(self.blocks):
-            x_BLD = block(x_BLD, sin, cos, mask_BLS, _fold(dropout_key, i))
-        return self.final_norm(x_BLD)
+        return x_BLD, sin, cos, mask_BLS
 
     def project(self, hidden_XD: jax.Array) -> jax.Array:
         """Hidden states (any leading axes) -> vocabulary logits."""
@@ -329,10 +354,16 @@ class Decoder(nnx.Module):
         attention_mask_BL: jax.Array | None = None,
         dropout_key: jax.Array | None = None,
     ) -> jax.Array:
-        """Logits at one position per row (e.g. the last prompt token): [B, V]."""
-        hidden_BLD = self.hidden(tokens_BL, attention_mask_BL, dropout_key=dropout_key)
-        hidden_BD = jnp.take_along_axis(hidden_BLD, index_B[:, None, None], axis=1)[:, 0]
-        return self.project(hidden_BD)
+        """Logits at one position per row (e.g. the last prompt token): [B, V]. The last block
+        runs only at those positions (same numbers as `__call__`, a layer's work less)."""
+        x_BLD, sin, cos, mask_BLS = self._inputs(tokens_BL, attention_mask_BL, None, dropout_key)
+        last = len(self.blocks) - 1
+        for i in range(last):
+            x_BLD = self.blocks[i](x_BLD, sin, cos, mask_BLS, _fold(dropout_key, i))
+        x_B1D = self.blocks[last].at(
+            x_BLD, sin, cos, mask_BLS, index_B, _fold(dropout_key, last)
+        )
+        return self.project(self.final_norm(x_B1D)[:, 0])
 
 
 def count_params(model: nnx.Module) -> int:

@@ -43,6 +43,7 @@ from judging.task_format import (
     Example,
     Task,
     TaskType,
+    render_prompt,
     render_value,
     swap_pairwise,
 )
@@ -103,7 +104,9 @@ class Profile:
 
     name: str
     train: dict[str, Any]  # TrainConfig fields
-    judged_chars: int = 450  # per judged field (responses)
+    judged_chars: int = 450  # per judged field (responses); the floor when prompt_chars is set
+    # Characters of the whole context block; judged fields share what the others leave of it.
+    prompt_chars: int | None = None
     context_chars: int = 350  # per background field (passages, documents, stories)
     reference_chars: int = 300
     max_train_per_task: int | None = None  # subsample of each task's training items
@@ -162,17 +165,19 @@ PROFILES: dict[str, Profile] = {
         name="default",
         train=dict(
             model_size="tiny",
+            model_overrides={"n_heads": 2, "n_kv_heads": 1},
             steps=1600,
             batch_size=32,
             learning_rate=3e-3,
             warmup_steps=100,
-            max_len=320,
+            max_len=448,
             vocab_size=4096,
             per_task_cap=1000,
             log_every=50,
             checkpoint_every=400,
         ),
-        judged_chars=280,
+        judged_chars=100,
+        prompt_chars=1800,
         context_chars=120,
         reference_chars=120,
         max_eval_per_task=300,
@@ -295,20 +300,72 @@ def _trim_value(value: ContextValue, limit: int, keep_tail: bool) -> ContextValu
     return list(reversed(kept))
 
 
+def _judged_budgets(
+    example: Example,
+    background: Mapping[str, ContextValue],
+    reference: str | None,
+    profile: Profile,
+) -> dict[str, int]:
+    """Characters per judged field. Without `prompt_chars`: `judged_chars` each. With it: the
+    characters the background fields, the reference and the field names leave of
+    `prompt_chars`, shared equally by the judged fields, a short field's unused share going to
+    the others (at least `judged_chars` each)."""
+    judged = [f for f in example.context if f in JUDGED_FIELDS]
+    if profile.prompt_chars is None:
+        return dict.fromkeys(judged, profile.judged_chars)
+    used = sum(len(render_value(v)) + len(f) + 3 for f, v in background.items())
+    used += len(reference) + 12 if reference else 0
+    used += sum(len(f) + 3 for f in judged)
+    room = profile.prompt_chars - used
+    budgets: dict[str, int] = {}
+    lengths = {f: len(render_value(example.context[f])) for f in judged}
+    pending = sorted(judged, key=lengths.__getitem__)  # shortest first: water-filling
+    while pending:
+        share = max(profile.judged_chars, room // len(pending))
+        field = pending.pop(0)
+        budgets[field] = share
+        room -= min(lengths[field], share)
+    return budgets
+
+
 def fit_example(task: Task, example: Example, profile: Profile) -> Example:
-    """The example with each context field trimmed to the profile's character budget."""
-    context = {
-        field: _trim_value(
-            value,
-            profile.judged_chars if field in JUDGED_FIELDS else profile.context_chars,
-            keep_tail=field in JUDGED_FIELDS,
-        )
+    """The example with each context field trimmed to the profile's character budget: background
+    fields to `context_chars` (head kept), the reference to `reference_chars`, judged fields
+    (head and tail kept) to their share of the window (`_judged_budgets`)."""
+    background = {
+        field: _trim_value(value, profile.context_chars, keep_tail=False)
         for field, value in example.context.items()
+        if field not in JUDGED_FIELDS
     }
     reference = example.reference
     if reference:
         reference = _trim_text(reference, profile.reference_chars, keep_tail=False)
+    budgets = _judged_budgets(example, background, reference, profile)
+    context = {
+        field: background[field]
+        if field in background
+        else _trim_value(value, budgets[field], keep_tail=True)
+        for field, value in example.context.items()
+    }
     return dataclasses.replace(example, context=context, reference=reference)
+
+
+def fit_to_window(
+    task: Task, example: Example, profile: Profile, count_tokens: Callable[[str], int], window: int
+) -> Example:
+    """`fit_example`, then, with `prompt_chars` set, the judged fields shrunk until the prompt
+    is at most `window` tokens (`count_tokens` of the rendered prompt), so nothing is cut from
+    its start (the instructions)."""
+    fitted = fit_example(task, example, profile)
+    budget = profile.prompt_chars
+    for _ in range(8):
+        tokens = count_tokens(render_prompt(task, fitted))
+        if budget is None or tokens <= window:
+            break
+        chars = len(render_prompt(task, fitted))
+        budget -= (tokens - window) * chars // tokens + 16
+        fitted = fit_example(task, example, dataclasses.replace(profile, prompt_chars=budget))
+    return fitted
 
 
 def _subsample(examples: Sequence[Example], limit: int | None, seed: str) -> list[Example]:
@@ -715,7 +772,7 @@ def run_recipe(
     from judging.inference import Judge
     from training.lexical import train_lexical
     from training.report import write_report
-    from training.train import train
+    from training.train import corpus_tokenizer, train
 
     started, cpu_started = time.monotonic(), time.process_time()
     prof = PROFILES[profile] if isinstance(profile, str) else profile
@@ -741,6 +798,11 @@ def run_recipe(
     weights = mixture(tasks, counts, prof)
     config = config.replace(mixture_weights=weights)
     train_tasks = {name: tasks[name] for name in counts}
+    tokenizer = corpus_tokenizer(train_tasks, data["train_fitted"], config.vocab_size)
+    train_fitted = [
+        fit_to_window(tasks[e.task], e, prof, _token_counter(tokenizer), config.max_len)
+        for e in data["train"]
+    ]
     t0, c0 = time.monotonic(), time.process_time()
 
     def progress(step: int, total: int, loss: float) -> None:
@@ -750,11 +812,12 @@ def run_recipe(
 
     result = train(
         train_tasks,
-        data["train_fitted"],
+        train_fitted,
         config,
         out / "model",
         on_progress=progress,
         state_dir=out / "state" if config.checkpoint_every else None,
+        tokenizer=tokenizer,
     )
     timings["train_seconds"] = round(time.monotonic() - t0, 1)
 
@@ -764,8 +827,11 @@ def run_recipe(
 
     t2 = time.monotonic()
     heldout = data[eval_split]
-    fitted = [fit_example(tasks[e.task], e, prof) for e in heldout]
     judge = Judge.load(result.checkpoint_dir)
+    count = _token_counter(judge.tokenizer)
+    fitted = [
+        fit_to_window(tasks[e.task], e, prof, count, judge.config.max_len) for e in heldout
+    ]
     evaluation = evaluate_recipe(judge, tasks, heldout, fitted, lexical, prof, seed)
     timings["eval_seconds"] = round(time.monotonic() - t2, 1)
     timings["total_seconds"] = round(time.monotonic() - started, 1)
@@ -808,6 +874,12 @@ def run_recipe(
     (out / "model_card.md").write_text(model_card(report))
     log(f"done in {timings['total_seconds']} s: {out}")
     return report
+
+
+def _token_counter(tokenizer) -> Callable[[str], int]:
+    """Tokens of a rendered prompt as `encode_prompt` makes them (BOS included)."""
+    bos = 0 if tokenizer.bos_id is None else 1
+    return lambda text: bos + len(tokenizer.encode(text))
 
 
 def _report_for_pictures(report: Mapping[str, Any]) -> dict[str, Any]:

@@ -373,6 +373,22 @@ def _corpus_texts(tasks: Mapping[str, Task], examples: Sequence[Example]) -> Ite
             yield render_example(task, example)
 
 
+def corpus_tokenizer(
+    tasks: Mapping[str, Task],
+    examples: Sequence[Example],
+    vocab_size: int,
+    texts: Iterable[str] | None = None,
+) -> JudgeTokenizer:
+    """The tokenizer `train` builds: a BPE on the examples' rendered texts (or `texts`), every
+    label of the tasks one token, each task's instruction lines one token."""
+    return train_tokenizer(
+        texts if texts is not None else _corpus_texts(tasks, examples),
+        vocab_size,
+        labels=sorted({label for task in tasks.values() for label in task.labels}),
+        constant_lines=format_constant_lines(tasks.values()),
+    )
+
+
 def data_fingerprint(
     tasks: Mapping[str, Task], examples: Sequence[Example], init_checkpoint: str | None
 ) -> str:
@@ -488,6 +504,7 @@ def train(
     state_dir: str | Path | None = None,
     should_stop: Callable[[], bool] | None = None,
     init_checkpoint: str | Path | None = None,
+    tokenizer: JudgeTokenizer | None = None,
 ) -> TrainResult:
     """Train a judge and save it to `out_dir` (judging.checkpoint format).
 
@@ -495,6 +512,7 @@ def train(
     holds a checkpoint of this config and data (ValueError if of another run).
     should_stop: polled after every step; True saves the state and raises TrainingCancelled.
     init_checkpoint: start from this saved judge's weights, model config and tokenizer.
+    tokenizer: use this tokenizer instead of building one (`corpus_tokenizer`).
     """
     started = time.monotonic()
     parallel.initialize_distributed()
@@ -519,15 +537,8 @@ def train(
         tokenizer = store.load_tokenizer()
     elif init is not None:
         tokenizer = init.tokenizer
-    else:
-        all_labels = sorted({label for task in tasks.values() for label in task.labels})
-        texts = tokenizer_texts if tokenizer_texts is not None else _corpus_texts(tasks, examples)
-        tokenizer = train_tokenizer(
-            texts,
-            config.vocab_size,
-            labels=all_labels,
-            constant_lines=format_constant_lines(tasks.values()),
-        )
+    elif tokenizer is None:
+        tokenizer = corpus_tokenizer(tasks, examples, config.vocab_size, tokenizer_texts)
     try:
         items = encode_examples(tasks, examples, tokenizer, max_len, config.reference_drop > 0)
     except KeyError as error:

@@ -4,6 +4,7 @@ out of the default recipe."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -30,7 +31,8 @@ TINY = R.Profile(
         log_every=2,
         checkpoint_every=0,
     ),
-    judged_chars=120,
+    judged_chars=60,
+    prompt_chars=700,
     context_chars=80,
     reference_chars=60,
     max_train_per_task=30,
@@ -66,14 +68,66 @@ def test_fit_example_keeps_both_responses_and_the_end_of_conversations():
         },
         label="A",
     )
-    fitted = R.fit_example(task, example, TINY)
-    assert len(fitted.context["question"]) <= TINY.context_chars + 4
+    profile = dataclasses.replace(TINY, prompt_chars=None, judged_chars=120)
+    fitted = R.fit_example(task, example, profile)
+    assert len(fitted.context["question"]) <= profile.context_chars + 4
     assert fitted.context[RESPONSE_A].startswith("start") and fitted.context[RESPONSE_A].endswith(
         "end-a"
     )
-    assert len(fitted.context[RESPONSE_A]) <= TINY.judged_chars + 5
+    assert len(fitted.context[RESPONSE_A]) <= profile.judged_chars + 5
     assert fitted.context[RESPONSE_B] == "b"
     assert "turn 8" in fitted.context["conversation"][-1]["content"]
+
+
+def _pair_task() -> Task:
+    return Task(
+        name="t",
+        type=TaskType.PAIRWISE,
+        title="t",
+        description="d",
+        context_fields=("question", RESPONSE_A, RESPONSE_B),
+        output_fields=("choice",),
+        labels=("A", "B"),
+    )
+
+
+def test_judged_fields_share_the_window_the_background_leaves():
+    task = _pair_task()
+    profile = dataclasses.replace(TINY, prompt_chars=1000, judged_chars=50, context_chars=100)
+    long_pair = Example(
+        task="t",
+        context={"question": "q" * 500, RESPONSE_A: "a" * 3000, RESPONSE_B: "b" * 3000},
+        label="A",
+    )
+    fitted = R.fit_example(task, long_pair, profile)
+    a, b = len(fitted.context[RESPONSE_A]), len(fitted.context[RESPONSE_B])
+    assert 350 <= a <= 450 and abs(a - b) <= 2  # (1000 - ~130 background) / 2, equal shares
+    assert len(R.render_prompt(task, fitted)) < 1000 + 200  # + the instructions block
+    # A short response leaves its share to the other one.
+    short_b = dataclasses.replace(long_pair, context={**long_pair.context, RESPONSE_B: "b" * 40})
+    fitted = R.fit_example(task, short_b, profile)
+    assert fitted.context[RESPONSE_B] == "b" * 40
+    assert len(fitted.context[RESPONSE_A]) > 700
+
+
+def test_fit_to_window_shrinks_the_responses_until_the_prompt_fits():
+    task = _pair_task()
+    profile = dataclasses.replace(TINY, prompt_chars=2000, judged_chars=20, context_chars=100)
+    example = Example(
+        task="t",
+        context={"question": "why?", RESPONSE_A: "x " * 2000 + "x", RESPONSE_B: "y " * 2000 + "y"},
+        label="A",
+    )
+
+    def count(text: str) -> int:  # "x " and "y " are one token each, like a word-level BPE
+        return len(text.split())
+
+    assert count(R.render_prompt(task, R.fit_example(task, example, profile))) > 300
+    fitted = R.fit_to_window(task, example, profile, count, window=300)
+    tokens = count(R.render_prompt(task, fitted))
+    assert 220 <= tokens <= 300  # fits, without throwing most of the room away
+    assert fitted.context["question"] == "why?"
+    assert fitted.context[RESPONSE_A].startswith("x") and fitted.context[RESPONSE_B].endswith("y")
 
 
 def test_default_recipe_end_to_end(tmp_path):
