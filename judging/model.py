@@ -360,9 +360,7 @@ class Decoder(nnx.Module):
         last = len(self.blocks) - 1
         for i in range(last):
             x_BLD = self.blocks[i](x_BLD, sin, cos, mask_BLS, _fold(dropout_key, i))
-        x_B1D = self.blocks[last].at(
-            x_BLD, sin, cos, mask_BLS, index_B, _fold(dropout_key, last)
-        )
+        x_B1D = self.blocks[last].at(x_BLD, sin, cos, mask_BLS, index_B, _fold(dropout_key, last))
         return self.project(self.final_norm(x_B1D)[:, 0])
 
 

@@ -829,9 +829,7 @@ def run_recipe(
     heldout = data[eval_split]
     judge = Judge.load(result.checkpoint_dir)
     count = _token_counter(judge.tokenizer)
-    fitted = [
-        fit_to_window(tasks[e.task], e, prof, count, judge.config.max_len) for e in heldout
-    ]
+    fitted = [fit_to_window(tasks[e.task], e, prof, count, judge.config.max_len) for e in heldout]
     evaluation = evaluate_recipe(judge, tasks, heldout, fitted, lexical, prof, seed)
     timings["eval_seconds"] = round(time.monotonic() - t2, 1)
     timings["total_seconds"] = round(time.monotonic() - started, 1)
