@@ -356,12 +356,30 @@ class Decoder(nnx.Module):
     ) -> jax.Array:
         """Logits at one position per row (e.g. the last prompt token): [B, V]. The last block
         runs only at those positions (same numbers as `__call__`, a layer's work less)."""
+        return self.logits_at_with_hidden(tokens_BL, index_B, attention_mask_BL, 0, dropout_key)[0]
+
+    def logits_at_with_hidden(
+        self,
+        tokens_BL: jax.Array,
+        index_B: jax.Array,
+        attention_mask_BL: jax.Array | None,
+        rows: int,
+        dropout_key: jax.Array | None = None,
+    ) -> tuple[jax.Array, jax.Array | None]:
+        """`logits_at`, and the final-normed hidden states of the first `rows` rows at every
+        position ([rows, L, D], as `hidden` gives them), sharing the blocks below the last."""
         x_BLD, sin, cos, mask_BLS = self._inputs(tokens_BL, attention_mask_BL, None, dropout_key)
         last = len(self.blocks) - 1
         for i in range(last):
             x_BLD = self.blocks[i](x_BLD, sin, cos, mask_BLS, _fold(dropout_key, i))
-        x_B1D = self.blocks[last].at(x_BLD, sin, cos, mask_BLS, index_B, _fold(dropout_key, last))
-        return self.project(self.final_norm(x_B1D)[:, 0])
+        block, key = self.blocks[last], _fold(dropout_key, last)
+        x_B1D = block.at(x_BLD, sin, cos, mask_BLS, index_B, key)
+        logits_BV = self.project(self.final_norm(x_B1D)[:, 0])
+        if not rows:
+            return logits_BV, None
+        r = slice(0, rows)
+        hidden_RLD = self.final_norm(block(x_BLD[r], sin[r], cos[r], mask_BLS[r], key))
+        return logits_BV, hidden_RLD
 
 
 def count_params(model: nnx.Module) -> int:

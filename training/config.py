@@ -53,6 +53,10 @@ class TrainConfig:
     # same content, opposite label), instead of one order drawn with swap_probability.
     # batch_size still counts rows, so a batch then holds batch_size // 2 pairwise examples.
     pair_both_orders: bool = False
+    # Auxiliary next-token loss on the prompts of lm_loss_rows rows of each (micro-)batch,
+    # weighted by lm_loss_weight (0: the verdict token only, FLAMe's loss).
+    lm_loss_weight: float = 0.0
+    lm_loss_rows: int = 8
     max_len: int = 256
     per_task_cap: int = 2**16
     vocab_size: int = 1024
@@ -95,6 +99,8 @@ class TrainConfig:
             raise ValueError(f"dtype must be one of {DTYPES}, param_dtype float32 or bfloat16")
         if self.grad_accum_steps < 1 or self.batch_size % self.grad_accum_steps:
             raise ValueError("grad_accum_steps must be >= 1 and divide batch_size")
+        if self.lm_loss_weight < 0 or self.lm_loss_rows < 1:
+            raise ValueError("lm_loss_weight must be >= 0 and lm_loss_rows >= 1")
         if self.checkpoint_every < 0 or self.keep_checkpoints < 1:
             raise ValueError("checkpoint_every must be >= 0 and keep_checkpoints >= 1")
 

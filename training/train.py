@@ -20,6 +20,7 @@ same parameters as an uninterrupted run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -196,6 +197,47 @@ def label_loss(
     return optax.softmax_cross_entropy_with_integer_labels(
         logits_BV.astype(jnp.float32), targets
     ).mean()
+
+
+def label_and_lm_loss(
+    model: Decoder,
+    tokens,
+    mask,
+    last,
+    targets,
+    dropout_key=None,
+    dtype=None,
+    *,
+    weight: float,
+    rows: int,
+    stride: int = 4,
+) -> jax.Array:
+    """`label_loss` plus `weight` x the next-token loss over the prompts of the batch's first
+    `rows` rows, at every `stride`-th position (the vocabulary projection is the cost): a
+    language-modelling signal on the whole text, not only the verdict's token."""
+    if dtype is not None and dtype != jnp.float32:
+        graphdef, state = nnx.split(model)
+        model = nnx.merge(graphdef, _cast_floats(state, dtype))
+    logits_BV, hidden_RLD = model.logits_at_with_hidden(tokens, last, mask, rows, dropout_key)
+    loss = optax.softmax_cross_entropy_with_integer_labels(
+        logits_BV.astype(jnp.float32), targets
+    ).mean()
+    tokens_RL, mask_RL = tokens[:rows], mask[:rows]
+    logits_RLV = model.project(hidden_RLD[:, :-1:stride]).astype(jnp.float32)
+    next_RL = tokens_RL[:, 1::stride]
+    token_loss = optax.softmax_cross_entropy_with_integer_labels(logits_RLV, next_RL)
+    counted = (mask_RL[:, 1::stride] & mask_RL[:, :-1:stride]).astype(jnp.float32)
+    lm = (token_loss * counted).sum() / jnp.maximum(counted.sum(), 1.0)
+    return loss + weight * lm
+
+
+def config_loss(config: TrainConfig) -> Callable[..., jax.Array]:
+    """The training loss a config asks for: `label_loss`, or with `lm_loss_weight` > 0
+    `label_and_lm_loss`."""
+    if config.lm_loss_weight <= 0:
+        return label_loss
+    rows = min(config.lm_loss_rows, config.batch_size // config.grad_accum_steps)
+    return functools.partial(label_and_lm_loss, weight=config.lm_loss_weight, rows=rows)
 
 
 @jax.jit(static_argnums=0, donate_argnums=1)
@@ -572,7 +614,7 @@ def train(
         )
         init_params = None
     graphdef, state = init_train_state(model_config, config, mesh, init_params)
-    step_fn, state = make_train_step(graphdef, state, config, mesh)
+    step_fn, state = make_train_step(graphdef, state, config, mesh, config_loss(config))
     base_key = jax.random.key(config.seed + 2)
 
     loss_history: list[tuple[int, float]] = []

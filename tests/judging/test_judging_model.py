@@ -34,6 +34,16 @@ def test_shapes(model):
     )
 
 
+def test_logits_at_with_hidden_matches_the_full_pass(model):
+    tokens = _tokens()
+    mask = jnp.ones((B, L), dtype=bool).at[2, 5:].set(False)
+    index = jnp.array([6, 3, 4])
+    logits, hidden = model.logits_at_with_hidden(tokens, index, mask, rows=2)
+    np.testing.assert_allclose(logits, model.logits_at(tokens, index, mask), atol=1e-5)
+    np.testing.assert_allclose(hidden, model.hidden(tokens, mask)[:2], atol=1e-5)
+    assert model.logits_at_with_hidden(tokens, index, mask, rows=0)[1] is None
+
+
 def test_causal(model):
     tokens = _tokens()
     changed = tokens.at[:, 4].set((tokens[:, 4] + 1) % V)

@@ -59,6 +59,34 @@ def test_gradient_accumulation_equals_the_big_batch(base_run, tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+def _next_token_loss(directory, examples) -> float:
+    loaded = load_checkpoint(directory)
+    items = encode_examples(TASKS, examples[:16], loaded.tokenizer, BASE.max_len)
+    losses = []
+    for item in items:
+        tokens = jnp.asarray([item.prompt])
+        logits = loaded.model(tokens)[0, :-1]
+        losses.append(
+            float(
+                -jax.nn.log_softmax(logits)[jnp.arange(len(item.prompt) - 1), tokens[0, 1:]].mean()
+            )
+        )
+    return float(np.mean(losses))
+
+
+def test_lm_loss_teaches_next_token_prediction(base_run, tmp_path):
+    examples = base_run[0]
+    config = BASE.replace(steps=30, learning_rate=1e-2, log_every=10)
+    train(TASKS, examples, config, tmp_path / "verdict")
+    train(TASKS, examples, config.replace(lm_loss_weight=1.0, lm_loss_rows=4), tmp_path / "lm")
+    # The auxiliary loss teaches the model to predict the prompts' tokens, which the
+    # verdict-only loss never trains.
+    verdict_only = _next_token_loss(tmp_path / "verdict", examples)
+    assert _next_token_loss(tmp_path / "lm", examples) < verdict_only - 1.0
+    with pytest.raises(ValueError, match="lm_loss_weight"):
+        BASE.replace(lm_loss_weight=-1.0)
+
+
 def test_bfloat16_compute_tracks_float32(base_run, tmp_path):
     examples, f32, _ = base_run
     assert compute_dtype(BASE) == jnp.float32  # "auto" on CPU
