@@ -12,7 +12,10 @@ backward, gradient clipping, `torch.optim.AdamW`, on the same batches; run in th
 torch and transformers import, else in `$EMBER_TORCH_PYTHON` (else its fields are null).
 
 MFU: 3 x the forward FLOPs (matmuls, causal attention, one vocabulary projection per row; see
-benchmarks.judging.forward_flops) per step over the measured float32 matmul peak.
+benchmarks.judging.forward_flops) per step over the measured float32 matmul peak. Ours runs the
+last block only at the label position (`Decoder.logits_at`), the PyTorch loop at every
+position, as a plain user loop does; both are credited the same FLOPs for the same result, so
+ours is a useful-work MFU and the ratio includes that saving.
 """
 
 from __future__ import annotations
