@@ -357,12 +357,14 @@ def fit_to_window(
     its start (the instructions)."""
     fitted = fit_example(task, example, profile)
     budget = profile.prompt_chars
+    if budget is None:  # fixed character budgets: nothing to measure
+        return fitted
     for _ in range(8):
-        tokens = count_tokens(render_prompt(task, fitted))
-        if budget is None or tokens <= window:
+        prompt = render_prompt(task, fitted)
+        tokens = count_tokens(prompt)
+        if tokens <= window:
             break
-        chars = len(render_prompt(task, fitted))
-        budget -= (tokens - window) * chars // tokens + 16
+        budget -= (tokens - window) * len(prompt) // tokens + 16
         fitted = fit_example(task, example, dataclasses.replace(profile, prompt_chars=budget))
     return fitted
 
@@ -798,9 +800,9 @@ def run_recipe(
     config = config.replace(mixture_weights=weights)
     train_tasks = {name: tasks[name] for name in counts}
     tokenizer = corpus_tokenizer(train_tasks, data["train_fitted"], config.vocab_size)
+    count = _token_counter(tokenizer)
     train_fitted = [
-        fit_to_window(tasks[e.task], e, prof, _token_counter(tokenizer), config.max_len)
-        for e in data["train"]
+        fit_to_window(tasks[e.task], e, prof, count, config.max_len) for e in data["train"]
     ]
     t0, c0 = time.monotonic(), time.process_time()
 

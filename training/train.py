@@ -183,6 +183,14 @@ def _cast_floats(tree: Any, dtype: Any) -> Any:
     )
 
 
+def _in_dtype(model: Decoder, dtype) -> Decoder:
+    """The model with its float weights cast to `dtype` (unchanged for None or float32)."""
+    if dtype is None or dtype == jnp.float32:
+        return model
+    graphdef, state = nnx.split(model)
+    return nnx.merge(graphdef, _cast_floats(state, dtype))
+
+
 def label_loss(
     model: Decoder, tokens, mask, last, targets, dropout_key=None, dtype=None
 ) -> jax.Array:
@@ -190,9 +198,7 @@ def label_loss(
 
     `dtype`: run the forward pass with the weights cast to it (mixed precision); the loss and
     the softmax are float32 either way."""
-    if dtype is not None and dtype != jnp.float32:
-        graphdef, state = nnx.split(model)
-        model = nnx.merge(graphdef, _cast_floats(state, dtype))
+    model = _in_dtype(model, dtype)
     logits_BV = model.logits_at(tokens, last, mask, dropout_key=dropout_key)
     return optax.softmax_cross_entropy_with_integer_labels(
         logits_BV.astype(jnp.float32), targets
@@ -215,9 +221,7 @@ def label_and_lm_loss(
     """`label_loss` plus `weight` x the next-token loss over the prompts of the batch's first
     `rows` rows, at every `stride`-th position (the vocabulary projection is the cost): a
     language-modelling signal on the whole text, not only the verdict's token."""
-    if dtype is not None and dtype != jnp.float32:
-        graphdef, state = nnx.split(model)
-        model = nnx.merge(graphdef, _cast_floats(state, dtype))
+    model = _in_dtype(model, dtype)
     logits_BV, hidden_RLD = model.logits_at_with_hidden(tokens, last, mask, rows, dropout_key)
     loss = optax.softmax_cross_entropy_with_integer_labels(
         logits_BV.astype(jnp.float32), targets
