@@ -114,6 +114,8 @@ class Profile:
     max_eval_pairwise: int | None = None  # held-out items per pairwise task
     demo_per_task: int = 1500
     self_taught_per_task: int = 1000
+    # Sentence-level contrasting pairs per pairwise task (self_taught.perturbed_pairs).
+    perturbed_per_task: int = 0
     self_taught_top_k: int = 5
     pairwise_boost: float = 3.0  # mixture weight multiplier of human pairwise tasks
     self_taught_weight: float = 1.0  # multiplier of each self-taught task's weight
@@ -383,12 +385,18 @@ def _by_task(examples: Sequence[Example]) -> dict[str, list[Example]]:
 
 
 def self_taught_examples(
-    tasks: Mapping[str, Task], train: Sequence[Example], per_task: int, top_k: int, seed: int
+    tasks: Mapping[str, Task],
+    train: Sequence[Example],
+    per_task: int,
+    top_k: int,
+    seed: int,
+    perturbed_per_task: int = 0,
 ) -> tuple[dict[str, Task], list[Example]]:
-    """Self-Taught pairs (good response vs a similar instruction's good response) built from
-    the training split's human pairwise items only, as tasks `self-taught/<task>` that render
-    exactly like their source task."""
-    from training.self_taught import instruction_pool, synthesize_pairs
+    """Self-Taught pairs (good response vs a similar instruction's good response, and, with
+    `perturbed_per_task`, good response vs itself with one sentence taken from a similar
+    instruction's) built from the training split's human pairwise items only, as tasks
+    `self-taught/<task>` that render exactly like their source task."""
+    from training.self_taught import instruction_pool, perturbed_pairs, synthesize_pairs
 
     new_tasks: dict[str, Task] = {}
     pairs: list[Example] = []
@@ -400,6 +408,8 @@ def self_taught_examples(
         if len(pool) < 2:
             continue
         made = synthesize_pairs(pool, top_k=top_k, seed=seed, max_pairs=per_task)
+        if perturbed_per_task:
+            made += perturbed_pairs(pool, top_k=top_k, seed=seed, max_pairs=perturbed_per_task)
         renamed = SELF_TAUGHT_PREFIX + name
         new_tasks[renamed] = dataclasses.replace(task, name=renamed)
         pairs.extend(dataclasses.replace(p, task=renamed) for p in made)
@@ -707,7 +717,12 @@ def build_data(
             splits[name].extend(rows)
         info[TEACHER_SOURCE] = teacher_info
     st_tasks, st_pairs = self_taught_examples(
-        tasks, splits["train"], profile.self_taught_per_task, profile.self_taught_top_k, seed
+        tasks,
+        splits["train"],
+        profile.self_taught_per_task,
+        profile.self_taught_top_k,
+        seed,
+        profile.perturbed_per_task,
     )
     tasks.update(st_tasks)
     info["self-taught (training/self_taught.py)"] = {

@@ -56,6 +56,7 @@ class Instruction:
     context: dict[str, ContextValue]
     response: ContextValue
     id: str
+    reference: str | None = None  # the instruction's reference answer, when its task has one
 
     @property
     def text(self) -> str:
@@ -72,7 +73,9 @@ def instruction_pool(tasks: Mapping[str, Task], examples: Sequence[Example]) -> 
             continue
         context = {k: v for k, v in example.context.items() if k not in (RESPONSE_A, RESPONSE_B)}
         response = example.context[RESPONSE_A if example.label == "A" else RESPONSE_B]
-        item = Instruction(task.name, context, response, example.id or f"example-{index}")
+        item = Instruction(
+            task.name, context, response, example.id or f"example-{index}", example.reference
+        )
         pool.setdefault((task.name, item.text, render_value(response)), item)
     return list(pool.values())
 
@@ -172,11 +175,66 @@ def synthesize_pairs(
                 task=item.task,
                 context={**item.context, RESPONSE_A: first, RESPONSE_B: second},
                 label="A" if good_first else "B",
+                reference=item.reference,
                 id=f"self-taught-{seed}-{len(pairs):06d}",
                 provenance={
                     "source": "self-taught",
                     "instruction": item.id,
                     "worse_from": other.id,
+                },
+            )
+        )
+        if max_pairs is not None and len(pairs) >= max_pairs:
+            break
+    return pairs
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def sentences(text: str) -> list[str]:
+    return [part for part in _SENTENCE_END.split(text.strip()) if part]
+
+
+def perturbed_pairs(
+    pool: Sequence[Instruction], *, top_k: int = 5, seed: int = 0, max_pairs: int | None = None
+) -> list[Example]:
+    """Finer contrasting pairs: the worse response is the good response itself with one of its
+    sentences (the first or the last, which survive head-and-tail trimming) replaced by a
+    sentence of a similar instruction's good response. The two differ only in that sentence,
+    which is off-topic for this instruction (and unsupported by its reference), so length and
+    style cannot decide them. Text responses of >= 2 sentences only."""
+    rng = random.Random(seed)
+    neighbours = similar_instructions(pool, top_k, seed=seed)
+    order = list(range(len(pool)))
+    rng.shuffle(order)
+    pairs = []
+    for index in order:
+        item = pool[index]
+        if not neighbours[index] or not isinstance(item.response, str):
+            continue
+        own = sentences(item.response)
+        other = pool[rng.choice(neighbours[index])]
+        foreign = sentences(other.response) if isinstance(other.response, str) else []
+        foreign = [s for s in foreign if s not in own]
+        if len(own) < 2 or not foreign:
+            continue
+        slot = rng.choice((0, len(own) - 1))
+        worse = " ".join([*own[:slot], rng.choice(foreign), *own[slot + 1 :]])
+        good_first = rng.random() < 0.5
+        first, second = (item.response, worse) if good_first else (worse, item.response)
+        pairs.append(
+            Example(
+                task=item.task,
+                context={**item.context, RESPONSE_A: first, RESPONSE_B: second},
+                label="A" if good_first else "B",
+                reference=item.reference,
+                id=f"self-taught-perturbed-{seed}-{len(pairs):06d}",
+                provenance={
+                    "source": "self-taught-perturbed",
+                    "instruction": item.id,
+                    "sentence_from": other.id,
+                    "replaced_sentence": slot,
                 },
             )
         )

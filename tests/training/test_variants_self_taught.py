@@ -1,5 +1,6 @@
 """Self-Taught Evaluator: synthetic pairs, the both-order filter, and the learning test."""
 
+import dataclasses
 import json
 import sys
 import time
@@ -14,7 +15,9 @@ from training.config import TrainConfig
 from training.self_taught import (
     filter_and_balance,
     instruction_pool,
+    perturbed_pairs,
     self_taught,
+    sentences,
     similar_instructions,
     synthesize_pairs,
 )
@@ -54,6 +57,56 @@ def test_synthetic_pairs_borrow_the_worse_response_from_another_instruction():
     assert len(borrowed_words) >= 20
     neighbours = similar_instructions(pool, top_k=3)
     assert all(len(n) >= 3 for n in neighbours)
+
+
+def test_synthetic_pairs_keep_the_instructions_own_reference():
+    """A reference answer belongs to its instruction: the pair is judged against the good
+    response's reference, so "agrees with the reference" is a signal the pair teaches."""
+    examples = [
+        dataclasses.replace(e, reference=f"gold for {e.context['instruction']}")
+        for e in _keyword_examples(200)
+    ]
+    pool = instruction_pool(TASKS, examples)
+    assert all(item.reference and item.reference.startswith("gold for") for item in pool)
+    pairs = synthesize_pairs(pool, seed=2)
+    by_id = {item.id: item for item in pool}
+    assert pairs
+    for pair in pairs:
+        item = by_id[pair.provenance["instruction"]]
+        assert pair.reference == item.reference == f"gold for {item.context['instruction']}"
+    no_reference = synthesize_pairs(instruction_pool(TASKS, _keyword_examples(50)), seed=2)
+    assert all(pair.reference is None for pair in no_reference)
+
+
+def test_perturbed_pairs_differ_in_one_off_topic_sentence():
+    examples = [
+        dataclasses.replace(
+            e,
+            context={
+                **e.context,
+                RESPONSE_A: f"{e.context[RESPONSE_A]} It is about {e.context['instruction']}.",
+                RESPONSE_B: f"{e.context[RESPONSE_B]} It is about {e.context['instruction']}.",
+            },
+        )
+        for e in _keyword_examples(200)
+    ]
+    pool = instruction_pool(TASKS, examples)
+    pairs = perturbed_pairs(pool, seed=3, max_pairs=60)
+    assert len(pairs) == 60
+    by_id = {item.id: item for item in pool}
+    for pair in pairs:
+        item = by_id[pair.provenance["instruction"]]
+        good = pair.context[RESPONSE_A if pair.label == "A" else RESPONSE_B]
+        worse = pair.context[RESPONSE_B if pair.label == "A" else RESPONSE_A]
+        assert good == item.response and worse != good
+        own, changed = sentences(good), sentences(worse)
+        assert len(own) == len(changed)
+        differing = [i for i, (a, b) in enumerate(zip(own, changed, strict=True)) if a != b]
+        assert differing == [pair.provenance["replaced_sentence"]]
+        assert changed[differing[0]] in sentences(by_id[pair.provenance["sentence_from"]].response)
+    assert {p.label for p in pairs} == {"A", "B"}
+    # One-sentence responses have nothing to keep: no pair.
+    assert perturbed_pairs(instruction_pool(TASKS, _keyword_examples(50)), seed=3) == []
 
 
 def _verdict(ab: str, ba: str) -> Verdict:
