@@ -117,6 +117,10 @@ class Profile:
     # Sentence-level contrasting pairs per pairwise task (self_taught.perturbed_pairs).
     perturbed_per_task: int = 0
     self_taught_top_k: int = 5
+    # Training views per example: view 0 trims judged fields to head and tail (as judged);
+    # views 1.. show each long judged field as a different random window of the same size,
+    # so the judge reads more of long responses than one fixed cut and cannot memorise it.
+    train_views: int = 1
     pairwise_boost: float = 3.0  # mixture weight multiplier of human pairwise tasks
     self_taught_weight: float = 1.0  # multiplier of each self-taught task's weight
     teacher_examples: int = 6000  # LLM-judge items drawn for the teacher recipe
@@ -284,8 +288,25 @@ def _trim_text(text: str, limit: int, keep_tail: bool) -> str:
     return text[:head].rstrip() + " ... " + text[-(limit - head) :].lstrip()
 
 
-def _trim_value(value: ContextValue, limit: int, keep_tail: bool) -> ContextValue:
+def _window_text(text: str, limit: int, rng: random.Random) -> str:
+    """A random window of `limit` characters, starting at a word, marked where it cuts."""
+    if len(text) <= limit:
+        return text
+    start = rng.randrange(len(text) - limit + 1)
+    if start:
+        space = text.find(" ", start, start + 40)
+        start = start if space < 0 else space + 1
+    end = start + limit
+    piece = text[start:end].strip()
+    return ("... " if start else "") + piece + (" ..." if end < len(text) else "")
+
+
+def _trim_value(
+    value: ContextValue, limit: int, keep_tail: bool, rng: random.Random | None = None
+) -> ContextValue:
     if isinstance(value, str):
+        if rng is not None:
+            return _window_text(value, limit, rng)
         return _trim_text(value, limit, keep_tail)
     kept: list[dict[str, str]] = []
     used = 0
@@ -329,10 +350,13 @@ def _judged_budgets(
     return budgets
 
 
-def fit_example(task: Task, example: Example, profile: Profile) -> Example:
+def fit_example(task: Task, example: Example, profile: Profile, view: int = 0) -> Example:
     """The example with each context field trimmed to the profile's character budget: background
     fields to `context_chars` (head kept), the reference to `reference_chars`, judged fields
-    (head and tail kept) to their share of the window (`_judged_budgets`)."""
+    (head and tail kept) to their share of the window (`_judged_budgets`). `view` > 0: judged
+    text fields are random windows of that share instead (a training augmentation, seeded by
+    the example and the view)."""
+    rng = random.Random(f"{example.id}:{view}") if view else None
     background = {
         field: _trim_value(value, profile.context_chars, keep_tail=False)
         for field, value in example.context.items()
@@ -345,19 +369,24 @@ def fit_example(task: Task, example: Example, profile: Profile) -> Example:
     context = {
         field: background[field]
         if field in background
-        else _trim_value(value, budgets[field], keep_tail=True)
+        else _trim_value(value, budgets[field], keep_tail=True, rng=rng)
         for field, value in example.context.items()
     }
     return dataclasses.replace(example, context=context, reference=reference)
 
 
 def fit_to_window(
-    task: Task, example: Example, profile: Profile, count_tokens: Callable[[str], int], window: int
+    task: Task,
+    example: Example,
+    profile: Profile,
+    count_tokens: Callable[[str], int],
+    window: int,
+    view: int = 0,
 ) -> Example:
     """`fit_example`, then, with `prompt_chars` set, the judged fields shrunk until the prompt
     is at most `window` tokens (`count_tokens` of the rendered prompt), so nothing is cut from
     its start (the instructions)."""
-    fitted = fit_example(task, example, profile)
+    fitted = fit_example(task, example, profile, view)
     budget = profile.prompt_chars
     if budget is None:  # fixed character budgets: nothing to measure
         return fitted
@@ -367,8 +396,24 @@ def fit_to_window(
         if tokens <= window:
             break
         budget -= (tokens - window) * len(prompt) // tokens + 16
-        fitted = fit_example(task, example, dataclasses.replace(profile, prompt_chars=budget))
+        fitted = fit_example(task, example, dataclasses.replace(profile, prompt_chars=budget), view)
     return fitted
+
+
+def training_views(
+    task: Task,
+    example: Example,
+    profile: Profile,
+    count_tokens: Callable[[str], int],
+    window: int,
+) -> list[Example]:
+    """The example's `profile.train_views` distinct fitted views (fewer when its judged fields
+    are short enough that the views coincide)."""
+    views: dict[str, Example] = {}
+    for view in range(profile.train_views):
+        fitted = fit_to_window(task, example, profile, count_tokens, window, view)
+        views.setdefault(json.dumps(fitted.context, sort_keys=True, default=str), fitted)
+    return list(views.values())
 
 
 def _subsample(examples: Sequence[Example], limit: int | None, seed: str) -> list[Example]:
@@ -817,7 +862,9 @@ def run_recipe(
     tokenizer = corpus_tokenizer(train_tasks, data["train_fitted"], config.vocab_size)
     count = _token_counter(tokenizer)
     train_fitted = [
-        fit_to_window(tasks[e.task], e, prof, count, config.max_len) for e in data["train"]
+        view
+        for e in data["train"]
+        for view in training_views(tasks[e.task], e, prof, count, config.max_len)
     ]
     t0, c0 = time.monotonic(), time.process_time()
 

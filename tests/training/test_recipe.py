@@ -130,6 +130,36 @@ def test_fit_to_window_shrinks_the_responses_until_the_prompt_fits():
     assert fitted.context[RESPONSE_A].startswith("x") and fitted.context[RESPONSE_B].endswith("y")
 
 
+def test_training_views_show_other_windows_of_long_responses():
+    task = _pair_task()
+    profile = dataclasses.replace(TINY, judged_chars=60, prompt_chars=None, train_views=4)
+    words = [f"w{i}" for i in range(200)]
+    example = Example(
+        task="t",
+        context={"question": "why?", RESPONSE_A: " ".join(words), RESPONSE_B: "short answer"},
+        label="A",
+        id="e1",
+    )
+
+    def count(text: str) -> int:
+        return len(text.split())
+
+    views = R.training_views(task, example, profile, count, window=10_000)
+    assert len(views) == 4
+    assert views[0] == R.fit_example(task, example, profile)  # view 0 is what the judge sees
+    texts = [v.context[RESPONSE_A] for v in views]
+    assert len(set(texts)) == 4
+    for text in texts[1:]:
+        body = text.removeprefix("... ").removesuffix(" ...")
+        assert len(body) <= 60 and body in example.context[RESPONSE_A]
+        assert body.split()[0] in words  # starts at a whole word
+    assert all(v.context[RESPONSE_B] == "short answer" and v.label == "A" for v in views)
+    # Deterministic, and one view when nothing is long enough to differ.
+    assert R.training_views(task, example, profile, count, window=10_000) == views
+    short = dataclasses.replace(example, context={**example.context, RESPONSE_A: "brief"})
+    assert len(R.training_views(task, short, profile, count, window=10_000)) == 1
+
+
 def test_default_recipe_end_to_end(tmp_path):
     out = tmp_path / "default"
     report = R.run_recipe("default", out, profile=TINY, sources=SOURCES, log=lambda _: None)
