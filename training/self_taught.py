@@ -152,6 +152,27 @@ def _ids(values: Iterable[str]) -> np.ndarray:
     return np.asarray([seen.setdefault(value, len(seen)) for value in values])
 
 
+def _pair(
+    item: Instruction,
+    worse: ContextValue,
+    rng: random.Random,
+    pair_id: str,
+    provenance: dict[str, Any],
+) -> Example:
+    """The instruction's good response against `worse`, in a random order (its reference
+    kept); the label names the good one."""
+    good_first = rng.random() < 0.5
+    first, second = (item.response, worse) if good_first else (worse, item.response)
+    return Example(
+        task=item.task,
+        context={**item.context, RESPONSE_A: first, RESPONSE_B: second},
+        label="A" if good_first else "B",
+        reference=item.reference,
+        id=pair_id,
+        provenance=provenance,
+    )
+
+
 def synthesize_pairs(
     pool: Sequence[Instruction], *, top_k: int = 5, seed: int = 0, max_pairs: int | None = None
 ) -> list[Example]:
@@ -166,22 +187,13 @@ def synthesize_pairs(
         if not neighbours[index]:
             continue
         item, other = pool[index], pool[rng.choice(neighbours[index])]
-        good_first = rng.random() < 0.5
-        first, second = (
-            (item.response, other.response) if good_first else (other.response, item.response)
-        )
         pairs.append(
-            Example(
-                task=item.task,
-                context={**item.context, RESPONSE_A: first, RESPONSE_B: second},
-                label="A" if good_first else "B",
-                reference=item.reference,
-                id=f"self-taught-{seed}-{len(pairs):06d}",
-                provenance={
-                    "source": "self-taught",
-                    "instruction": item.id,
-                    "worse_from": other.id,
-                },
+            _pair(
+                item,
+                other.response,
+                rng,
+                f"self-taught-{seed}-{len(pairs):06d}",
+                {"source": "self-taught", "instruction": item.id, "worse_from": other.id},
             )
         )
         if max_pairs is not None and len(pairs) >= max_pairs:
@@ -220,17 +232,18 @@ def perturbed_pairs(
         if len(own) < 2 or not foreign:
             continue
         slot = rng.choice((0, len(own) - 1))
-        worse = " ".join([*own[:slot], rng.choice(foreign), *own[slot + 1 :]])
-        good_first = rng.random() < 0.5
-        first, second = (item.response, worse) if good_first else (worse, item.response)
+        # Replace the sentence in place: the rest, whitespace included, stays identical.
+        before, _, after = (
+            item.response.partition(own[0]) if slot == 0 else item.response.rpartition(own[-1])
+        )
+        worse = before + rng.choice(foreign) + after
         pairs.append(
-            Example(
-                task=item.task,
-                context={**item.context, RESPONSE_A: first, RESPONSE_B: second},
-                label="A" if good_first else "B",
-                reference=item.reference,
-                id=f"self-taught-perturbed-{seed}-{len(pairs):06d}",
-                provenance={
+            _pair(
+                item,
+                worse,
+                rng,
+                f"self-taught-perturbed-{seed}-{len(pairs):06d}",
+                {
                     "source": "self-taught-perturbed",
                     "instruction": item.id,
                     "sentence_from": other.id,
