@@ -409,6 +409,8 @@ def training_views(
 ) -> list[Example]:
     """The example's `profile.train_views` distinct fitted views (fewer when its judged fields
     are short enough that the views coincide)."""
+    if profile.train_views == 1:
+        return [fit_to_window(task, example, profile, count_tokens, window)]
     views: dict[str, Example] = {}
     for view in range(profile.train_views):
         fitted = fit_to_window(task, example, profile, count_tokens, window, view)

@@ -173,32 +173,50 @@ def _pair(
     )
 
 
+def _contrasts(
+    pool: Sequence[Instruction],
+    make: Callable[[Instruction, Instruction, random.Random, int], Example | None],
+    *,
+    top_k: int,
+    seed: int,
+    max_pairs: int | None,
+) -> list[Example]:
+    """For each instruction in a random order (that has a similar other instruction): one
+    similar instruction drawn at random and `make(item, other, rng, n_made)`, which returns
+    a pair or None (nothing to make from these two)."""
+    rng = random.Random(seed)
+    neighbours = similar_instructions(pool, top_k, seed=seed)
+    order = list(range(len(pool)))
+    rng.shuffle(order)
+    pairs: list[Example] = []
+    for index in order:
+        if not neighbours[index]:
+            continue
+        pair = make(pool[index], pool[rng.choice(neighbours[index])], rng, len(pairs))
+        if pair is None:
+            continue
+        pairs.append(pair)
+        if max_pairs is not None and len(pairs) >= max_pairs:
+            break
+    return pairs
+
+
 def synthesize_pairs(
     pool: Sequence[Instruction], *, top_k: int = 5, seed: int = 0, max_pairs: int | None = None
 ) -> list[Example]:
     """One pair per instruction (that has a similar other instruction): the good response vs
     the good response of a similar instruction, in a random order; label = the good one."""
-    rng = random.Random(seed)
-    neighbours = similar_instructions(pool, top_k, seed=seed)
-    order = list(range(len(pool)))
-    rng.shuffle(order)
-    pairs = []
-    for index in order:
-        if not neighbours[index]:
-            continue
-        item, other = pool[index], pool[rng.choice(neighbours[index])]
-        pairs.append(
-            _pair(
-                item,
-                other.response,
-                rng,
-                f"self-taught-{seed}-{len(pairs):06d}",
-                {"source": "self-taught", "instruction": item.id, "worse_from": other.id},
-            )
+
+    def make(item: Instruction, other: Instruction, rng: random.Random, n: int) -> Example:
+        return _pair(
+            item,
+            other.response,
+            rng,
+            f"self-taught-{seed}-{n:06d}",
+            {"source": "self-taught", "instruction": item.id, "worse_from": other.id},
         )
-        if max_pairs is not None and len(pairs) >= max_pairs:
-            break
-    return pairs
+
+    return _contrasts(pool, make, top_k=top_k, seed=seed, max_pairs=max_pairs)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -216,44 +234,33 @@ def perturbed_pairs(
     sentence of a similar instruction's good response. The two differ only in that sentence,
     which is off-topic for this instruction (and unsupported by its reference), so length and
     style cannot decide them. Text responses of >= 2 sentences only."""
-    rng = random.Random(seed)
-    neighbours = similar_instructions(pool, top_k, seed=seed)
-    order = list(range(len(pool)))
-    rng.shuffle(order)
-    pairs = []
-    for index in order:
-        item = pool[index]
-        if not neighbours[index] or not isinstance(item.response, str):
-            continue
+
+    def make(item: Instruction, other: Instruction, rng: random.Random, n: int) -> Example | None:
+        if not isinstance(item.response, str) or not isinstance(other.response, str):
+            return None
         own = sentences(item.response)
-        other = pool[rng.choice(neighbours[index])]
-        foreign = sentences(other.response) if isinstance(other.response, str) else []
-        foreign = [s for s in foreign if s not in own]
+        foreign = [s for s in sentences(other.response) if s not in own]
         if len(own) < 2 or not foreign:
-            continue
+            return None
         slot = rng.choice((0, len(own) - 1))
         # Replace the sentence in place: the rest, whitespace included, stays identical.
         before, _, after = (
             item.response.partition(own[0]) if slot == 0 else item.response.rpartition(own[-1])
         )
-        worse = before + rng.choice(foreign) + after
-        pairs.append(
-            _pair(
-                item,
-                worse,
-                rng,
-                f"self-taught-perturbed-{seed}-{len(pairs):06d}",
-                {
-                    "source": "self-taught-perturbed",
-                    "instruction": item.id,
-                    "sentence_from": other.id,
-                    "replaced_sentence": slot,
-                },
-            )
+        return _pair(
+            item,
+            before + rng.choice(foreign) + after,
+            rng,
+            f"self-taught-perturbed-{seed}-{n:06d}",
+            {
+                "source": "self-taught-perturbed",
+                "instruction": item.id,
+                "sentence_from": other.id,
+                "replaced_sentence": slot,
+            },
         )
-        if max_pairs is not None and len(pairs) >= max_pairs:
-            break
-    return pairs
+
+    return _contrasts(pool, make, top_k=top_k, seed=seed, max_pairs=max_pairs)
 
 
 def filter_and_balance(
