@@ -116,6 +116,9 @@ class Profile:
     self_taught_per_task: int = 1000
     # Sentence-level contrasting pairs per pairwise task (self_taught.perturbed_pairs).
     perturbed_per_task: int = 0
+    # Near-identical pairs labelled "tie" per pairwise task that has a tie label
+    # (self_taught.tie_pairs).
+    tie_per_task: int = 0
     self_taught_top_k: int = 5
     # Training views per example: view 0 trims judged fields to head and tail (as judged);
     # views 1.. show each long judged field as a different random window of the same size,
@@ -438,12 +441,19 @@ def self_taught_examples(
     top_k: int,
     seed: int,
     perturbed_per_task: int = 0,
+    tie_per_task: int = 0,
 ) -> tuple[dict[str, Task], list[Example]]:
     """Self-Taught pairs (good response vs a similar instruction's good response, and, with
     `perturbed_per_task`, good response vs itself with one sentence taken from a similar
-    instruction's) built from the training split's human pairwise items only, as tasks
-    `self-taught/<task>` that render exactly like their source task."""
-    from training.self_taught import instruction_pool, perturbed_pairs, synthesize_pairs
+    instruction's; with `tie_per_task`, on tasks with a "tie" label, good response vs a copy
+    of itself, labelled tie) built from the training split's human pairwise items only, as
+    tasks `self-taught/<task>` that render exactly like their source task."""
+    from training.self_taught import (
+        instruction_pool,
+        perturbed_pairs,
+        synthesize_pairs,
+        tie_pairs,
+    )
 
     new_tasks: dict[str, Task] = {}
     pairs: list[Example] = []
@@ -457,6 +467,8 @@ def self_taught_examples(
         made = synthesize_pairs(pool, top_k=top_k, seed=seed, max_pairs=per_task)
         if perturbed_per_task:
             made += perturbed_pairs(pool, top_k=top_k, seed=seed, max_pairs=perturbed_per_task)
+        if tie_per_task and "tie" in task.labels:
+            made += tie_pairs(pool, seed=seed, max_pairs=tie_per_task)
         renamed = SELF_TAUGHT_PREFIX + name
         new_tasks[renamed] = dataclasses.replace(task, name=renamed)
         pairs.extend(dataclasses.replace(p, task=renamed) for p in made)
@@ -628,8 +640,14 @@ def evaluate_recipe(
         if only_human:
             idx = [i for i in idx if _is_human(heldout[i])]
         items = [heldout[i] for i in idx]
-        out: dict[str, Any] = {"n": len(idx), "tasks": sorted({e.task for e in items})}
         gold = [e.label for e in items]
+        out: dict[str, Any] = {
+            "n": len(idx),
+            "tasks": sorted({e.task for e in items}),
+            # The human labels' own position prior: what always-first exploits and a
+            # both-order judge cannot (it sees each pair in both orders).
+            "gold_labels": {label: gold.count(label) for label in sorted(set(gold))},
+        }
         for name in names:
             out[name] = pairwise_scores(items, [verdicts[name][i] for i in idx], n_boot, seed)
         out["judge_minus"] = {
@@ -770,6 +788,7 @@ def build_data(
         profile.self_taught_top_k,
         seed,
         profile.perturbed_per_task,
+        profile.tie_per_task,
     )
     tasks.update(st_tasks)
     info["self-taught (training/self_taught.py)"] = {
@@ -999,6 +1018,15 @@ def model_card(report: Mapping[str, Any]) -> str:
             f"{_fmt(row['longer_won'])} | {_fmt(row['length_balanced'])} | "
             f"{'n/a' if cons is None else f'{cons:.3f}'} |"
         )
+    gold = pooled.get("gold_labels", {})
+    if gold:
+        lines += [
+            "",
+            "Held-out human labels: "
+            + ", ".join(f"{label} {count}" for label, count in gold.items())
+            + " (A is the first-shown response; the judge averages both orders of each pair,"
+            " so a first-slot preference of the labels helps only always-first).",
+        ]
     lines += [
         "",
         "Judge minus baseline (paired bootstrap, 95% CI), pooled / longer-lost items:",

@@ -263,6 +263,61 @@ def perturbed_pairs(
     return _contrasts(pool, make, top_k=top_k, seed=seed, max_pairs=max_pairs)
 
 
+_COMMA = re.compile(r",(?= )")
+
+
+def _punctuation_variant(text: str, rng: random.Random) -> str:
+    """`text` with one comma removed (when it has one, half the time) or one added after a
+    word in its middle: the same words, saying the same thing."""
+    commas = [m.start() for m in _COMMA.finditer(text)]
+    if commas and rng.random() < 0.5:
+        at = rng.choice(commas)
+        return text[:at] + text[at + 1 :]
+    spaces = [m.start() for m in re.finditer(r"(?<=\w) (?=\w)", text)]
+    if not spaces:
+        return text
+    at = rng.choice(spaces[len(spaces) // 4 : max(len(spaces) * 3 // 4, 1)])
+    return text[:at] + "," + text[at:]
+
+
+def tie_pairs(
+    pool: Sequence[Instruction], *, seed: int = 0, max_pairs: int | None = None
+) -> list[Example]:
+    """Pairs whose two responses say the same thing, labelled "tie" by construction: an
+    instruction's good response against a copy of itself, verbatim or with one comma removed
+    or added (on a random side). People mostly call near-identical answers a tie
+    (qa-feedback: 57 % of pairs with >= 0.9 word similarity), and a judge trained only on
+    different responses never learns to compare the two. Text responses only."""
+    rng = random.Random(seed)
+    order = list(range(len(pool)))
+    rng.shuffle(order)
+    pairs: list[Example] = []
+    for index in order:
+        item = pool[index]
+        if not isinstance(item.response, str):
+            continue
+        verbatim = rng.random() < 0.5
+        copy = item.response if verbatim else _punctuation_variant(item.response, rng)
+        first, second = (item.response, copy) if rng.random() < 0.5 else (copy, item.response)
+        pairs.append(
+            Example(
+                task=item.task,
+                context={**item.context, RESPONSE_A: first, RESPONSE_B: second},
+                label="tie",
+                reference=item.reference,
+                id=f"self-taught-tie-{seed}-{len(pairs):06d}",
+                provenance={
+                    "source": "self-taught-tie",
+                    "instruction": item.id,
+                    "edit": "none" if verbatim else "comma",
+                },
+            )
+        )
+        if max_pairs is not None and len(pairs) >= max_pairs:
+            break
+    return pairs
+
+
 def filter_and_balance(
     pairs: Sequence[Example], verdicts: Sequence[Any], seed: int = 0
 ) -> tuple[list[Example], dict[str, int]]:

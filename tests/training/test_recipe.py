@@ -186,6 +186,8 @@ def test_default_recipe_end_to_end(tmp_path):
         assert field in report, field
     pooled = report["pooled_pairwise_human"]
     assert pooled["n"] > 0 and pooled["tasks"] == ["qa-feedback/preference"]
+    assert sum(pooled["gold_labels"].values()) == pooled["n"]
+    assert f"A {pooled['gold_labels']['A']}" in card
     for name in ("judge", "longer_wins", "shorter_wins", "tfidf_logreg", "random"):
         row = pooled[name]
         for key in ("accuracy", "longer_lost", "longer_won", "length_balanced", "consistency"):

@@ -20,6 +20,7 @@ from training.self_taught import (
     sentences,
     similar_instructions,
     synthesize_pairs,
+    tie_pairs,
 )
 from training.tailpatch import split_heldout
 from training.train import train
@@ -107,6 +108,40 @@ def test_perturbed_pairs_differ_in_one_off_topic_sentence():
     assert {p.label for p in pairs} == {"A", "B"}
     # One-sentence responses have nothing to keep: no pair.
     assert perturbed_pairs(instruction_pool(TASKS, _keyword_examples(50)), seed=3) == []
+
+
+def test_tie_pairs_say_the_same_thing_twice():
+    examples = [
+        dataclasses.replace(
+            e,
+            context={
+                **e.context,
+                RESPONSE_A: f"{e.context[RESPONSE_A]}, and it is about {e.context['instruction']}",
+                RESPONSE_B: f"{e.context[RESPONSE_B]}, and it is about {e.context['instruction']}",
+            },
+            reference="the gold answer",
+        )
+        for e in _keyword_examples(200)
+    ]
+    pool = instruction_pool(TASKS, examples)
+    pairs = tie_pairs(pool, seed=4, max_pairs=80)
+    assert len(pairs) == 80
+    by_id = {item.id: item for item in pool}
+    edits = set()
+    for pair in pairs:
+        first, second = pair.context[RESPONSE_A], pair.context[RESPONSE_B]
+        item = by_id[pair.provenance["instruction"]]
+        assert pair.label == "tie" and pair.reference == "the gold answer"
+        assert item.response in (first, second)
+        # The same words in the same order; at most one comma differs.
+        assert first.replace(",", "").split() == second.replace(",", "").split()
+        assert abs(first.count(",") - second.count(",")) == (pair.provenance["edit"] == "comma")
+        edits.add(pair.provenance["edit"])
+    assert edits == {"none", "comma"}
+    assert (
+        len({p.context[RESPONSE_A] == by_id[p.provenance["instruction"]].response for p in pairs})
+        == 2
+    )
 
 
 def _verdict(ab: str, ba: str) -> Verdict:
