@@ -32,6 +32,25 @@ def _keyword_examples(n: int) -> list:
     return [e for e in generate_demo_examples(n, seed=0) if e.task == KEYWORD.name]
 
 
+def _keyword_examples_ending(n: int, ending: str, **changes) -> list:
+    """Keyword examples whose two responses both end with `ending` (its {} is the
+    instruction), with `changes` to their other fields."""
+    return [
+        dataclasses.replace(
+            e,
+            context={
+                **e.context,
+                **{
+                    field: e.context[field] + ending.format(e.context["instruction"])
+                    for field in (RESPONSE_A, RESPONSE_B)
+                },
+            },
+            **changes,
+        )
+        for e in _keyword_examples(n)
+    ]
+
+
 def test_synthetic_pairs_borrow_the_worse_response_from_another_instruction():
     pool = instruction_pool(TASKS, _keyword_examples(300))
     assert len(pool) > 200 and all(item.task == KEYWORD.name for item in pool)
@@ -80,17 +99,7 @@ def test_synthetic_pairs_keep_the_instructions_own_reference():
 
 
 def test_perturbed_pairs_differ_in_one_off_topic_sentence():
-    examples = [
-        dataclasses.replace(
-            e,
-            context={
-                **e.context,
-                RESPONSE_A: f"{e.context[RESPONSE_A]} It is about {e.context['instruction']}.",
-                RESPONSE_B: f"{e.context[RESPONSE_B]} It is about {e.context['instruction']}.",
-            },
-        )
-        for e in _keyword_examples(200)
-    ]
+    examples = _keyword_examples_ending(200, " It is about {}.")
     pool = instruction_pool(TASKS, examples)
     pairs = perturbed_pairs(pool, seed=3, max_pairs=60)
     assert len(pairs) == 60
@@ -111,18 +120,7 @@ def test_perturbed_pairs_differ_in_one_off_topic_sentence():
 
 
 def test_tie_pairs_say_the_same_thing_twice():
-    examples = [
-        dataclasses.replace(
-            e,
-            context={
-                **e.context,
-                RESPONSE_A: f"{e.context[RESPONSE_A]}, and it is about {e.context['instruction']}",
-                RESPONSE_B: f"{e.context[RESPONSE_B]}, and it is about {e.context['instruction']}",
-            },
-            reference="the gold answer",
-        )
-        for e in _keyword_examples(200)
-    ]
+    examples = _keyword_examples_ending(200, ", and it is about {}", reference="the gold answer")
     pool = instruction_pool(TASKS, examples)
     pairs = tie_pairs(pool, seed=4, max_pairs=80)
     assert len(pairs) == 80
