@@ -258,3 +258,24 @@ def test_profiles_exist_with_budgets():
     assert R.PROFILES["default"].budget_minutes <= 60
     assert R.PROFILES["accelerator"].budget_minutes <= 30
     assert Path(R.DEFAULT_DATA).name == "data"
+
+
+def test_tie_pairs_only_for_tasks_with_a_tie_label():
+    from judging.demo_tasks import KEYWORD, generate_demo_examples
+
+    no_tie = dataclasses.replace(KEYWORD, name="keyword-no-tie", labels=("A", "B"))
+    keyword = [e for e in generate_demo_examples(80, seed=0) if e.task == KEYWORD.name]
+    examples = [*keyword, *(dataclasses.replace(e, task=no_tie.name) for e in keyword)]
+    tasks = {KEYWORD.name: KEYWORD, no_tie.name: no_tie}
+    new_tasks, pairs = R.self_taught_examples(
+        tasks, examples, per_task=10, top_k=3, seed=0, tie_per_task=6
+    )
+    ties = [p for p in pairs if p.label == "tie"]
+    assert len(ties) == 6
+    assert {p.task for p in ties} == {R.SELF_TAUGHT_PREFIX + KEYWORD.name}
+    assert set(new_tasks) == {
+        R.SELF_TAUGHT_PREFIX + KEYWORD.name,
+        R.SELF_TAUGHT_PREFIX + no_tie.name,
+    }
+    _, without = R.self_taught_examples(tasks, examples, per_task=10, top_k=3, seed=0)
+    assert not any(p.label == "tie" for p in without)
