@@ -1018,7 +1018,7 @@ def model_card(report: Mapping[str, Any]) -> str:
             f"{_fmt(row['longer_won'])} | {_fmt(row['length_balanced'])} | "
             f"{'n/a' if cons is None else f'{cons:.3f}'} |"
         )
-    gold = pooled.get("gold_labels", {})
+    gold = pooled["gold_labels"]
     if gold:
         lines += [
             "",

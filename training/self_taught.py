@@ -158,15 +158,17 @@ def _pair(
     rng: random.Random,
     pair_id: str,
     provenance: dict[str, Any],
+    *,
+    tie: bool = False,
 ) -> Example:
     """The instruction's good response against `worse`, in a random order (its reference
-    kept); the label names the good one."""
+    kept); the label names the good one, or is "tie" when `worse` is as good (`tie`)."""
     good_first = rng.random() < 0.5
     first, second = (item.response, worse) if good_first else (worse, item.response)
     return Example(
         task=item.task,
         context={**item.context, RESPONSE_A: first, RESPONSE_B: second},
-        label="A" if good_first else "B",
+        label="tie" if tie else "A" if good_first else "B",
         reference=item.reference,
         id=pair_id,
         provenance=provenance,
@@ -264,6 +266,7 @@ def perturbed_pairs(
 
 
 _COMMA = re.compile(r",(?= )")
+_WORD_GAP = re.compile(r"(?<=\w) (?=\w)")
 
 
 def _punctuation_variant(text: str, rng: random.Random) -> str:
@@ -273,7 +276,7 @@ def _punctuation_variant(text: str, rng: random.Random) -> str:
     if commas and rng.random() < 0.5:
         at = rng.choice(commas)
         return text[:at] + text[at + 1 :]
-    spaces = [m.start() for m in re.finditer(r"(?<=\w) (?=\w)", text)]
+    spaces = [m.start() for m in _WORD_GAP.finditer(text)]
     if not spaces:
         return text
     at = rng.choice(spaces[len(spaces) // 4 : max(len(spaces) * 3 // 4, 1)])
@@ -297,19 +300,18 @@ def tie_pairs(
         if not isinstance(item.response, str):
             continue
         copy = item.response if rng.random() < 0.5 else _punctuation_variant(item.response, rng)
-        first, second = (item.response, copy) if rng.random() < 0.5 else (copy, item.response)
         pairs.append(
-            Example(
-                task=item.task,
-                context={**item.context, RESPONSE_A: first, RESPONSE_B: second},
-                label="tie",
-                reference=item.reference,
-                id=f"self-taught-tie-{seed}-{len(pairs):06d}",
-                provenance={
+            _pair(
+                item,
+                copy,
+                rng,
+                f"self-taught-tie-{seed}-{len(pairs):06d}",
+                {
                     "source": "self-taught-tie",
                     "instruction": item.id,
                     "edit": "none" if copy == item.response else "comma",
                 },
+                tie=True,
             )
         )
         if max_pairs is not None and len(pairs) >= max_pairs:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from judging.demo_tasks import KEYWORD, generate_demo_examples
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
 from training import recipe as R
 from training.__main__ import main as cli
@@ -261,8 +262,6 @@ def test_profiles_exist_with_budgets():
 
 
 def test_tie_pairs_only_for_tasks_with_a_tie_label():
-    from judging.demo_tasks import KEYWORD, generate_demo_examples
-
     no_tie = dataclasses.replace(KEYWORD, name="keyword-no-tie", labels=("A", "B"))
     keyword = [e for e in generate_demo_examples(80, seed=0) if e.task == KEYWORD.name]
     examples = [*keyword, *(dataclasses.replace(e, task=no_tie.name) for e in keyword)]
