@@ -21,7 +21,6 @@ pairwise item share their common prefix's forward pass where that saves work (ju
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,7 +34,6 @@ from flax import nnx
 from judging import prefix
 from judging.checkpoint import LoadedModel, load_checkpoint
 from judging.task_format import (
-    FORMAT_VERSION,
     SWAPPED_LABELS,
     Example,
     Task,
@@ -45,47 +43,9 @@ from judging.task_format import (
     swap_pairwise,
 )
 from judging.tokenizer import JudgeTokenizer
+from judging.verdict import Generation, Verdict
 
 MIN_BUCKET = 16
-
-
-@dataclasses.dataclass
-class Verdict:
-    example_id: str | None
-    task: str
-    label: str | None
-    probabilities: dict[str, float]
-    confidence: float
-    order_probabilities: dict[str, dict[str, float]]
-    consistent: bool | None
-    format_version: str = FORMAT_VERSION
-    valid: bool = True
-    # Pointwise tasks with numeric labels: the probability-weighted score.
-    expected_score: float | None = None
-    # Why a verdict is invalid (None when valid).
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass
-class Generation:
-    """A greedy continuation of an example's prompt, parsed strictly as the EVALUATION block."""
-
-    example_id: str | None
-    task: str
-    text: str
-    token_ids: list[int]
-    finished: bool  # stopped at EOS (False: hit max_new_tokens)
-    valid: bool
-    label: str | None
-    fields: dict[str, str]
-    error: str | None = None
-    format_version: str = FORMAT_VERSION
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def bucket_length(n: int, max_len: int) -> int:
@@ -188,6 +148,7 @@ class Judge:
         out = np.zeros((len(prompts), self.config.vocab_size), dtype=np.float32)
         plain = set(range(len(prompts)))
         if share_prefix is not False and pairs:
+
             def bucket(n: int) -> int:
                 return bucket_length(n, self.config.max_len)
 
@@ -251,9 +212,7 @@ class Judge:
                 prompts.append(encode_prompt(self.tokenizer, task, ordered, self.config.max_len))
         pairs = [(p["rows"]["ab"], p["rows"]["ba"]) for p in plans if "ba" in p["rows"]]
         log_probs = (
-            self.score_prompts(prompts, pairs, batch_size, share_prefix)
-            if prompts
-            else None
+            self.score_prompts(prompts, pairs, batch_size, share_prefix) if prompts else None
         )
         return [self._verdict(plan, log_probs) for plan in plans]
 

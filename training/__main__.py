@@ -61,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         return variants_cli.main(args)
 
     # Imported here so `--help` stays fast.
+    from evaluation.evaluate import evaluate
     from judging.inference import Judge
     from training.config import TrainConfig
-    from training.evaluate import evaluate
     from training.train import load_snapshot, train
 
     try:
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.report:
-        from training.report import full_report, write_report
+        from evaluation.report import full_report, write_report
 
         own = json.loads(open(args.own, encoding="utf-8").read()) if args.own else None
         report = full_report(

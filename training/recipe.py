@@ -34,6 +34,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evaluation import metrics as M
+from evaluation.baselines import (
+    baseline_judges,
+    expected_random_accuracy,
+    response_length,
+)
 from judging.converters import convert
 from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
 from judging.task_format import (
@@ -46,12 +52,6 @@ from judging.task_format import (
     render_prompt,
     render_value,
     swap_pairwise,
-)
-from training import metrics as M
-from training.baselines import (
-    baseline_judges,
-    expected_random_accuracy,
-    response_length,
 )
 from training.config import TrainConfig
 
@@ -599,8 +599,8 @@ def evaluate_recipe(
 ) -> dict[str, Any]:
     """The judge (on the fitted texts) and every baseline (on the original texts) on the same
     held-out items: per task, pooled over the pairwise tasks, on the length-misleading items."""
-    from training.bias import run_bias_suite
-    from training.report import summarize
+    from evaluation.bias import run_bias_suite
+    from evaluation.report import summarize
 
     n_boot = profile.bootstrap
     verdicts = {judge_name: judge.judge(tasks, list(fitted), both_orders=True)}
@@ -851,9 +851,9 @@ def run_recipe(
 ) -> dict[str, Any]:
     """Build the data, train, evaluate; write OUT/model, OUT/report, OUT/recipe.json and
     OUT/model_card.md. `overrides`: TrainConfig fields on top of the profile's."""
+    from evaluation.lexical import train_lexical
+    from evaluation.report import write_report
     from judging.inference import Judge
-    from training.lexical import train_lexical
-    from training.report import write_report
     from training.train import corpus_tokenizer, train
 
     started, cpu_started = time.monotonic(), time.process_time()

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from evaluation.evaluate import evaluate
 from judging.inference import Judge
 from judging.task_format import (
     RESPONSE_A,
@@ -40,7 +41,6 @@ from judging.task_format import (
     render_value,
 )
 from training.config import TrainConfig
-from training.evaluate import evaluate
 from training.tailpatch import split_heldout
 from training.train import train
 from training.variants import annotate_checkpoint, check_labels, require_checkpoint

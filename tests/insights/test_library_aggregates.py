@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from training import bias as B
-from training import metrics as M
+from evaluation import bias as B
+from evaluation import metrics as M
 
 LABELS = ["A", "B", "tie"]
 
@@ -106,7 +106,7 @@ def test_wilson_interval_by_hand():
 
 
 def test_position_statistics_from_counts_match_verdicts():
-    from judging.inference import Verdict
+    from judging.verdict import Verdict
 
     def verdict(ab, ba):
         probs = {

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from sklearn.metrics import cohen_kappa_score
 
-from training import metrics as M
+from evaluation import metrics as M
 from webapp.annotation.models import Annotation, Item, TaskDefinition
 from webapp.autoraters.models import ModelJudgment
 from webapp.insights.models import Rollup

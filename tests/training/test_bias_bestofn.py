@@ -2,17 +2,17 @@ import random
 
 import pytest
 
-from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
-from training.baselines import (
+from evaluation.baselines import (
     FunctionJudge,
     always_first_judge,
     longer_wins_judge,
     oracle_judge,
     random_judge,
 )
-from training.bestofn import BestOfNGroup, evaluate_best_of_n, round_robin
-from training.bias import run_bias_suite
-from training.evaluate import evaluate
+from evaluation.bestofn import BestOfNGroup, evaluate_best_of_n, round_robin
+from evaluation.bias import run_bias_suite
+from evaluation.evaluate import evaluate
+from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
 
 TASK = Task(
     name="pref",

@@ -14,11 +14,11 @@ import time
 
 import pytest
 
+from evaluation.evaluate import evaluate
 from judging.demo_tasks import ARITHMETIC, DEMO_TASKS, KEYWORD, generate_demo_examples
 from judging.inference import Judge
 from judging.splits import content_key, is_heldout
 from training.config import TrainConfig
-from training.evaluate import evaluate
 from training.train import train
 
 

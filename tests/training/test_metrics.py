@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import cohen_kappa_score, f1_score, precision_score, recall_score
 
-from training import metrics as M
+from evaluation import metrics as M
 
 
 def test_accuracy_and_macro_by_hand():

@@ -3,13 +3,13 @@ from pathlib import Path
 
 import pytest
 
+from evaluation.baselines import FunctionJudge, always_first_judge
+from evaluation.report import full_report, write_report
 from judging import __main__ as judging_cli
 from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
 from judging.task_format import read_jsonl, write_jsonl
 from training import __main__ as training_cli
-from training.baselines import FunctionJudge, always_first_judge
 from training.config import TrainConfig
-from training.report import full_report, write_report
 from training.train import train
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

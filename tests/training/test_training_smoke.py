@@ -3,12 +3,12 @@ import math
 import sys
 import time
 
+from evaluation.evaluate import evaluate
 from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
 from judging.inference import Judge
 from judging.task_format import FORMAT_VERSION, write_jsonl
 from training import __main__ as training_cli
 from training.config import TrainConfig
-from training.evaluate import evaluate
 from training.train import TrainResult, load_snapshot, train
 
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from judging.demo_tasks import KEYWORD, generate_demo_examples
-from judging.inference import Verdict
 from judging.task_format import RESPONSE_A, RESPONSE_B, write_jsonl
+from judging.verdict import Verdict
 from training import __main__ as training_cli
 from training.config import TrainConfig
 from training.self_taught import (

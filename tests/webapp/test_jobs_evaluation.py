@@ -1,9 +1,9 @@
 """A retrain judges the held-out items once: metrics, gate and the full report share it."""
 
+from evaluation.baselines import always_first_judge, longer_wins_judge
+from evaluation.evaluate import evaluate
+from evaluation.report import full_report
 from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
-from training.baselines import always_first_judge, longer_wins_judge
-from training.evaluate import evaluate
-from training.report import full_report
 from webapp.autoraters.gate import gate_decide
 from webapp.jobs.evaluation import CachedJudge, scorable
 

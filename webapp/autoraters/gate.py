@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from judging.inference import Verdict
+from evaluation.bias import position_statistics
 from judging.task_format import Example
-from training.bias import position_statistics
+from judging.verdict import Verdict
 
 
 def _correct(examples: Sequence[Example], verdicts: Sequence[Verdict]) -> np.ndarray:

@@ -3,7 +3,7 @@
 Dashboards read these small tables (thousands of rows at a million labels) instead of the
 label tables. Every row belongs to one project and is replaced as a whole when the project's
 rollup is recomputed. "category" is the item's provenance["category"], else the RewardBench
-category of provenance["subset"] (training.report.category_of), else "".
+category of provenance["subset"] (evaluation.report.category_of), else "".
 """
 
 from django.conf import settings

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from training.report import REWARDBENCH_CATEGORIES
+from evaluation.report import REWARDBENCH_CATEGORIES
 from webapp.annotation.models import Annotation, Project
 from webapp.autoraters.models import ModelJudgment
 from webapp.insights import models as m

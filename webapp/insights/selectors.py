@@ -1,5 +1,5 @@
 """Reads for insights: SQL aggregates (values/annotate/Sum) over the rollup tables, handed as
-compact tables to the evaluation library (training.metrics / training.bias), which computes
+compact tables to the evaluation library (evaluation.metrics / evaluation.bias), which computes
 every number and interval. One query per aggregate, whatever the number of labels."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, OuterRef, Q, Sum
 
-from training import bias as B
-from training import metrics as M
+from evaluation import bias as B
+from evaluation import metrics as M
 from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 from webapp.insights import models as m

@@ -7,8 +7,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from judging.inference import Verdict
 from judging.task_format import Example, Task
+from judging.verdict import Verdict
 
 
 def _key(example: Example) -> tuple:

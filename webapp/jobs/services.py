@@ -375,7 +375,7 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
         gate=evaluation["gate"],
     )
     _run_update(run, phase="report")
-    from training.report import full_report, write_report
+    from evaluation.report import full_report, write_report
 
     report_dir = root / "reports" / f"{project.slug}-v{version.number}"
     write_report(
@@ -392,8 +392,8 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
 
 def _evaluate(run, project_settings, candidate, tasks) -> dict:
     """One pass over the held-out human labels per version: metrics, gate and report."""
+    from evaluation.evaluate import evaluate
     from judging.inference import Judge
-    from training.evaluate import evaluate
     from webapp.autoraters.gate import gate_decide
     from webapp.jobs.evaluation import CachedJudge, scorable
 

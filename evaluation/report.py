@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from judging.inference import Verdict
+from evaluation import metrics as M
+from evaluation.baselines import JudgeLike, baseline_judges, expected_random_accuracy
+from evaluation.bias import position_statistics, run_bias_suite
 from judging.task_format import Example, Task, TaskType
-from training import metrics as M
-from training.baselines import JudgeLike, baseline_judges, expected_random_accuracy
-from training.bias import position_statistics, run_bias_suite
+from judging.verdict import Verdict
 
 # RewardBench subsets -> its four categories (allenai/reward-bench, SUBSET_MAPPING).
 REWARDBENCH_CATEGORIES = {

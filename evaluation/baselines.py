@@ -9,7 +9,6 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from judging.inference import Verdict
 from judging.task_format import (
     RESPONSE_A,
     RESPONSE_B,
@@ -20,6 +19,7 @@ from judging.task_format import (
     render_value,
     swap_pairwise,
 )
+from judging.verdict import Verdict
 
 # A rule sees the task and the example as presented (possibly swapped) and returns a label,
 # a label -> probability mapping, or None (no verdict: invalid).

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from judging.inference import Judge
+from evaluation.baselines import JudgeLike
+from evaluation.bias import position_statistics
+from evaluation.metrics import macro_f1
 from judging.task_format import Example, Task
-from training.baselines import JudgeLike
-from training.bias import position_statistics
-from training.metrics import macro_f1
 
 
 def evaluate(
-    judge: Judge | JudgeLike,
+    judge: JudgeLike,
     tasks: Mapping[str, Task],
     examples: Sequence[Example],
     batch_size: int = 32,
@@ -22,7 +21,7 @@ def evaluate(
     wrong in accuracy and is counted in "invalid"; "consistency" is the fraction of pairwise
     items whose two orders pick the same label (None if there are none). Also: per task
     "macro_f1" (macro over the task's labels), and "position" (JudgeLM consistency and
-    first/second-position preference). The full report with CIs is training.report."""
+    first/second-position preference). The full report with CIs is evaluation.report."""
     labelled = [e for e in examples if e.label is not None]
     verdicts = judge.judge(tasks, labelled, both_orders=True, batch_size=batch_size)
     per_task: dict[str, dict[str, float]] = {}

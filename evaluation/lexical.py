@@ -18,6 +18,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from evaluation.baselines import FunctionJudge
 from judging.task_format import (
     RESPONSE_A,
     RESPONSE_B,
@@ -27,7 +28,6 @@ from judging.task_format import (
     render_value,
     swap_pairwise,
 )
-from training.baselines import FunctionJudge
 
 MAX_FEATURES = 50_000
 

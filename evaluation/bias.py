@@ -18,9 +18,9 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from judging.inference import Verdict
+from evaluation.baselines import JudgeLike, response_length
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType, render_value
-from training.baselines import JudgeLike, response_length
+from judging.verdict import Verdict
 
 PLAUSIBLE_MODEL_NAMES = (
     "gpt-4",
@@ -395,7 +395,7 @@ def position_statistics_from_counts(
 ) -> dict[str, Any]:
     """position_statistics() from counts of (pick in the given order, pick in the swapped
     order) over two-order verdicts; None marks an invalid pick. Adds Wilson CIs."""
-    from training.metrics import wilson_interval
+    from evaluation.metrics import wilson_interval
 
     n = sum(counts.values())
     consistent = sum(c for (ab, ba), c in counts.items() if ab is not None and ab == ba)
@@ -424,7 +424,7 @@ def length_preference_from_counts(
     """CoBBLEr's length bias (as in length_probe) from counts of (pick given order, pick swapped
     order, which response is longer: "A", "B" or "=") over pairwise verdicts: among valid,
     consistent A/B picks of unequal length, |fraction won by the longer response - 0.5|."""
-    from training.metrics import wilson_interval
+    from evaluation.metrics import wilson_interval
 
     longer = shorter = 0
     for (ab, ba, longest), c in counts.items():

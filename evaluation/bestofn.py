@@ -14,9 +14,9 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evaluation.baselines import JudgeLike
+from evaluation.bias import order_pick
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task
-from training.baselines import JudgeLike
-from training.bias import order_pick
 
 
 @dataclasses.dataclass
