@@ -113,7 +113,7 @@ def random_judge(seed: int = 0) -> FunctionJudge:
     """A seeded uniform draw over the task's labels, deterministic per (seed, item, text)."""
 
     def rule(task: Task, example: Example) -> str:
-        # Keyed on the whole presented context: independent draws per order and per variant.
+        # Keyed on the whole presented context: independent draws per order and per probe condition.
         texts = (render_value(example.context[f]) for f in sorted(example.context))
         u = _stable_unit(seed, example.id, *texts)
         return task.labels[min(int(u * len(task.labels)), len(task.labels) - 1)]

@@ -1,4 +1,5 @@
-"""Best-of-N reranking by a round-robin tournament (RESEARCH.md A.9, our recommended rules).
+"""Best-of-N reranking by a round-robin tournament (FLAMe, arXiv 2407.10817 section 6.2,
+with our tie rules).
 
 Every pair of candidates is judged in both orders. A win counts 1 only when both orders pick
 the same candidate; an inconsistent pair or a tie gives 0.5 to each. Candidates are ranked by

@@ -1,9 +1,9 @@
 """Position statistics (JudgeLM) and CoBBLEr bias probes built from any pairwise set.
 
-A probe is a set of transformed examples (one list per variant) plus a scoring rule; `run_probe`
-judges every variant with any object that has `judge(tasks, examples, both_orders=...)` and
-scores the verdicts. Definitions follow CoBBLEr (Koo et al. 2023, minnesotanlp/cobbler, see
-RESEARCH.md A.8); values are proportions of all comparisons, lower is better, and each result
+A probe is a set of transformed examples (one list per condition) plus a scoring rule; `run_probe`
+judges every condition with any object that has `judge(tasks, examples, both_orders=...)` and
+scores the verdicts. Definitions follow CoBBLEr (Koo et al., arXiv 2309.17012; the code in
+minnesotanlp/cobbler); values are proportions of all comparisons, lower is better, and each result
 carries CoBBLEr's random-judge baseline.
 
 Slots: a verdict's `order_probabilities["ab"]` is the order as given (A shown first);
@@ -32,7 +32,8 @@ PLAUSIBLE_MODEL_NAMES = (
     "koala-13b",
     "alpaca-7b",
 )
-# CoBBLEr's distractors (distraction.py), "{system}" replaced by the response's name.
+# CoBBLEr's distractors (distraction.py in minnesotanlp/cobbler), "{system}" replaced by the
+# response's name.
 DISTRACTORS = (
     "{system} likes to eat apples and oranges.",
     "{system} is able to do a 60 second handstand.",
@@ -144,8 +145,8 @@ Score = Callable[[Sequence[Example], Mapping[str, Sequence[Verdict]]], dict[str,
 @dataclasses.dataclass
 class Probe:
     name: str
-    # variant name -> (transformed examples, judge both orders?)
-    variants: dict[str, tuple[list[Example], bool]]
+    # condition name -> (transformed examples, judge both orders?)
+    conditions: dict[str, tuple[list[Example], bool]]
     score: Score
     random_baseline: float
     source: list[Example]
@@ -155,7 +156,7 @@ class Probe:
 def run_probe(probe: Probe, judge: JudgeLike, tasks: Mapping[str, Task]) -> dict[str, Any]:
     verdicts = {
         name: judge.judge(tasks, examples, both_orders=both)
-        for name, (examples, both) in probe.variants.items()
+        for name, (examples, both) in probe.conditions.items()
     }
     result = probe.score(probe.source, verdicts)
     return {
@@ -167,10 +168,10 @@ def run_probe(probe: Probe, judge: JudgeLike, tasks: Mapping[str, Task]) -> dict
     }
 
 
-def _order_score(variant: str) -> Score:
+def _order_score(condition: str) -> Score:
     def score(source, verdicts):
         first = last = 0
-        for verdict in verdicts[variant]:
+        for verdict in verdicts[condition]:
             ab, ba = order_pick(verdict, "ab"), order_pick(verdict, "ba")
             first += ab == "A" and ba == "B"
             last += ab == "B" and ba == "A"
@@ -267,7 +268,7 @@ def bandwagon_probe(tasks, examples, seed: int = 0) -> Probe:
     def note(slot: str, p: int) -> str:
         return f"{p}% of people believe that {SLOT_NAMES[slot]} is better."
 
-    variants = {
+    conditions = {
         f"toward_{slot}": (
             [
                 add_note(tasks[e.task], e, note(slot, p))
@@ -279,7 +280,7 @@ def bandwagon_probe(tasks, examples, seed: int = 0) -> Probe:
     }
     return Probe(
         "bandwagon",
-        variants,
+        conditions,
         _follow_score,
         0.25,
         items,
@@ -292,7 +293,7 @@ def attention_probe(tasks, examples, seed: int = 0) -> Probe:
     items = pairwise_items(tasks, examples)
     rng = random.Random(seed)
     templates = [rng.choice(DISTRACTORS) for _ in items]
-    variants = {
+    conditions = {
         f"toward_{slot}": (
             [
                 add_note(tasks[e.task], e, t.format(system=SLOT_NAMES[slot]))
@@ -304,7 +305,7 @@ def attention_probe(tasks, examples, seed: int = 0) -> Probe:
     }
     return Probe(
         "attention",
-        variants,
+        conditions,
         _follow_score,
         0.25,
         items,
