@@ -6,6 +6,7 @@ WORKDIR /app
 COPY pyproject.toml package.json package-lock.json ./
 COPY judging judging
 COPY training training
+COPY evaluation evaluation
 COPY webapp webapp
 COPY static static
 COPY manage.py ./
