@@ -15,7 +15,7 @@ from webapp.annotation.models import Annotation, Item, Project
 from webapp.api.models import ApiToken, JudgeJob
 from webapp.api.services import token_create
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
-from webapp.jobs.models import TrainingRun
+from webapp.retraining.models import TrainingRun
 
 ROLES = ("anonymous", "rater", "analyst", "admin", "outsider")
 

@@ -225,7 +225,7 @@ class TcpProxy:
 
 
 def run_settled(run_id: int, timeout: float = 300):
-    from webapp.jobs.models import TrainingRun
+    from webapp.retraining.models import TrainingRun
 
     return wait_until(
         lambda: (

@@ -6,8 +6,8 @@ from tests.conftest import wait_until
 from tests.integration.faults import fault_env, fault_redis, publish, run_settled, start_worker
 from webapp.annotation.demo import demo_project_ensure
 from webapp.autoraters.models import AutoraterVersion
-from webapp.jobs.models import TrainingRun
-from webapp.jobs.tasks import training_run_execute_task
+from webapp.retraining.models import TrainingRun
+from webapp.retraining.tasks import training_run_execute_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 __all__ = ["fault_redis"]

@@ -13,7 +13,7 @@ from tests.integration.faults import fault_env, fault_redis, run_settled, start_
 from webapp.annotation.demo import demo_project_ensure
 from webapp.annotation.models import Annotation, Item
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
-from webapp.jobs.models import TrainingRun
+from webapp.retraining.models import TrainingRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 __all__ = ["fault_redis"]
@@ -25,7 +25,7 @@ WEB = textwrap.dedent(
     from django.contrib.auth import get_user_model
     from webapp.annotation.models import Item, Project
     from webapp.annotation.services import annotation_submit
-    from webapp.jobs.services import training_run_request
+    from webapp.retraining.services import training_run_request
     project = Project.objects.get(slug="demo")
     rater = get_user_model().objects.get(username="rater")
     items = Item.objects.filter(project=project, split="train").order_by("pk")[:3]

@@ -15,8 +15,8 @@ from tests.integration.faults import (
 )
 from webapp.annotation.demo import demo_project_ensure
 from webapp.autoraters.models import AutoraterVersion
-from webapp.jobs.models import TrainingRun
-from webapp.jobs.tasks import training_run_execute_task
+from webapp.retraining.models import TrainingRun
+from webapp.retraining.tasks import training_run_execute_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 __all__ = ["fault_redis"]

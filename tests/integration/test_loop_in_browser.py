@@ -13,7 +13,7 @@ from tests.integration.conftest import login
 from webapp.annotation.demo import demo_project_ensure
 from webapp.annotation.models import Annotation
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
-from webapp.jobs.models import TrainingRun
+from webapp.retraining.models import TrainingRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

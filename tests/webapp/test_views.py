@@ -6,7 +6,7 @@ from judging.task_format import RESPONSE_A, RESPONSE_B, Example
 from webapp.annotation.demo import demo_project_ensure
 from webapp.annotation.models import Annotation, Item, Project
 from webapp.annotation.services import items_create
-from webapp.jobs.models import TrainingRun
+from webapp.retraining.models import TrainingRun
 
 pytestmark = pytest.mark.django_db
 

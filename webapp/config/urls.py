@@ -7,7 +7,7 @@ from webapp.annotation import views as annotation_views
 from webapp.annotation.auth_views import RateLimitedLoginView
 from webapp.api.api import api
 from webapp.autoraters import views as autorater_views
-from webapp.jobs import views as jobs_views
+from webapp.retraining import views as retraining_views
 
 urlpatterns = [
     path("", annotation_views.home, name="home"),
@@ -40,19 +40,19 @@ urlpatterns = [
     path("p/<slug:slug>/data/", data_views.data_page, name="data"),
     path("p/<slug:slug>/data/import/", data_views.data_import, name="data-import"),
     path("p/<slug:slug>/data/export/<str:fmt>/", data_views.data_export, name="data-export"),
-    path("p/<slug:slug>/autorater/", jobs_views.autorater_page, name="autorater"),
-    path("p/<slug:slug>/retrain/", jobs_views.retrain, name="retrain"),
-    path("runs/<int:run_id>/progress/", jobs_views.run_progress, name="run-progress"),
-    path("runs/<int:run_id>/cancel/", jobs_views.run_cancel, name="run-cancel"),
+    path("p/<slug:slug>/autorater/", retraining_views.autorater_page, name="autorater"),
+    path("p/<slug:slug>/retrain/", retraining_views.retrain, name="retrain"),
+    path("runs/<int:run_id>/progress/", retraining_views.run_progress, name="run-progress"),
+    path("runs/<int:run_id>/cancel/", retraining_views.run_cancel, name="run-cancel"),
     path(
         "p/<slug:slug>/training-settings/",
-        jobs_views.training_settings_update,
+        retraining_views.training_settings_update,
         name="training-settings",
     ),
-    path("p/<slug:slug>/rollback/", jobs_views.version_rollback_view, name="version-rollback"),
+    path("p/<slug:slug>/rollback/", retraining_views.version_rollback_view, name="version-rollback"),
     path(
         "versions/<int:version_id>/promote/",
-        jobs_views.version_promote_view,
+        retraining_views.version_promote_view,
         name="version-promote",
     ),
     path(

@@ -12,8 +12,8 @@ from webapp.api.models import JudgeJob
 from webapp.api.pagination import Page, PageQuery, paginate
 from webapp.api.schemas import MAX_ID, ErrorOut, JobOut, JudgeJobOut
 from webapp.api.selectors import judge_job_progress
-from webapp.jobs.models import TrainingRun
-from webapp.jobs.services import training_run_cancel, training_run_request
+from webapp.retraining.models import TrainingRun
+from webapp.retraining.services import training_run_cancel, training_run_request
 
 router = Router(tags=["jobs"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}

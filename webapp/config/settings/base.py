@@ -29,7 +29,7 @@ INSTALLED_APPS = [
     "webapp.common",
     "webapp.annotation",
     "webapp.autoraters",
-    "webapp.jobs",
+    "webapp.retraining",
     "webapp.insights",
     "ninja",
     "webapp.api",

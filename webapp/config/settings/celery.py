@@ -3,7 +3,7 @@
 Queues: `default` (beat checks), `judge` (scoring items with the live autorater) and `train`
 (training runs and tail-patch probes: run it on GPU/TPU hosts with --concurrency 1 and
 --prefetch-multiplier 1). Every task acknowledges late, so a message whose worker died is
-delivered again; a run's lease (webapp.jobs.leases) makes that safe.
+delivered again; a run's lease (webapp.retraining.leases) makes that safe.
 """
 
 import os

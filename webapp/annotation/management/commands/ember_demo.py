@@ -18,7 +18,7 @@ class Command(BaseCommand):
         project = demo_project_ensure(n_per_task=options["items_per_task"])
         self.stdout.write(f"demo project {project.slug!r}: {project.items.count()} items")
         if options["bootstrap_autorater"]:
-            from webapp.jobs.services import training_run_bootstrap
+            from webapp.retraining.services import training_run_bootstrap
 
             run = training_run_bootstrap(project=project)
             if run is not None:

@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from webapp.annotation.demo import demo_project_ensure
-from webapp.jobs.leases import run_claim
-from webapp.jobs.models import TrainingRun
-from webapp.jobs.services import training_run_cancel
+from webapp.retraining.leases import run_claim
+from webapp.retraining.models import TrainingRun
+from webapp.retraining.services import training_run_cancel
 
 pytestmark = pytest.mark.django_db
 

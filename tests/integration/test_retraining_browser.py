@@ -8,7 +8,7 @@ from tests.conftest import wait_until
 from tests.integration.conftest import login
 from webapp.annotation.demo import demo_project_ensure
 from webapp.autoraters.models import AutoraterVersion
-from webapp.jobs.models import TrainingRun
+from webapp.retraining.models import TrainingRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from webapp.jobs.models import Recipe, TrainingSettings
+from webapp.retraining.models import Recipe, TrainingSettings
 
 
 class RetrainForm(forms.Form):
@@ -47,7 +47,7 @@ class TrainingSettingsForm(forms.ModelForm):
             raise forms.ValidationError("Give a JSON object of TrainConfig fields.")
         from django.conf import settings
 
-        from webapp.jobs.services import train_config_for
+        from webapp.retraining.services import train_config_for
 
         try:
             train_config_for(

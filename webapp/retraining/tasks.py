@@ -2,18 +2,18 @@
 
 Transient errors (database or broker briefly unreachable) are retried with the run's lease, so
 the retry resumes the same run from its last checkpoint; every other failure is recorded on
-the run by the service. A message delivered twice runs once (see jobs.leases).
+the run by the service. A message delivered twice runs once (see retraining.leases).
 """
 
 from celery import shared_task
 from django.conf import settings
 
-from webapp.jobs.leases import TRANSIENT_ERRORS
+from webapp.retraining.leases import TRANSIENT_ERRORS
 
 
 @shared_task(bind=True, name="ember.train.execute_run", acks_late=True)
 def training_run_execute_task(self, run_id: int, resume_token: str | None = None, **kwargs):
-    from webapp.jobs.services import (
+    from webapp.retraining.services import (
         TransientRunError,
         training_run_execute,
         training_run_give_up,
@@ -37,7 +37,7 @@ def training_run_execute_task(self, run_id: int, resume_token: str | None = None
 
 @shared_task(bind=True, name="ember.train.tailpatch_probe", acks_late=True)
 def tailpatch_probe_task(self, probe_id: int, token: str, **kwargs) -> None:
-    from webapp.jobs.services import tailpatch_probe_execute
+    from webapp.retraining.services import tailpatch_probe_execute
 
     try:
         tailpatch_probe_execute(probe_id=probe_id, token=token)
@@ -51,13 +51,13 @@ def tailpatch_probe_task(self, probe_id: int, token: str, **kwargs) -> None:
 
 @shared_task(name="ember.default.fold_and_retrain_check")
 def fold_and_retrain_check_task(**kwargs) -> list[int]:
-    from webapp.jobs.services import fold_and_retrain_check
+    from webapp.retraining.services import fold_and_retrain_check
 
     return fold_and_retrain_check()
 
 
 @shared_task(name="ember.default.recover_jobs")
 def jobs_recover_task(**kwargs) -> dict:
-    from webapp.jobs.services import jobs_recover
+    from webapp.retraining.services import jobs_recover
 
     return jobs_recover()

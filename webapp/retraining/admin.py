@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from webapp.jobs.models import TrainingRun
+from webapp.retraining.models import TrainingRun
 
 
 @admin.register(TrainingRun)

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from webapp.jobs.models import TrainingRun
+from webapp.retraining.models import TrainingRun
 
 logger = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ import pytest
 
 from webapp.annotation.demo import demo_project_ensure
 from webapp.autoraters.models import AutoraterVersion
-from webapp.jobs.models import TrainingRun
-from webapp.jobs.services import training_run_execute, training_run_request
+from webapp.retraining.models import TrainingRun
+from webapp.retraining.services import training_run_execute, training_run_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ from judging.splits import is_heldout
 from training.config import TrainConfig
 from training.rm import DEFAULT_RM_STEPS
 from training.tailpatch import DEFAULT_PROBE_STEPS, split_heldout
-from webapp.jobs.recipes import PROBE_HELDOUT_PERCENT, probe_config, probe_examples, rm_config
+from webapp.retraining.recipes import PROBE_HELDOUT_PERCENT, probe_config, probe_examples, rm_config
 
 
 def test_probes_measure_the_projects_heldout_labels_and_never_train_on_them():

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from webapp.annotation.demo import demo_project_ensure
 from webapp.autoraters.models import AutoraterVersion
-from webapp.jobs.models import TrainingRun, TrainingSettings
+from webapp.retraining.models import TrainingRun, TrainingSettings
 
 pytestmark = pytest.mark.django_db
 

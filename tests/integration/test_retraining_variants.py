@@ -11,8 +11,8 @@ from tests.conftest import wait_until
 from webapp.annotation.demo import demo_project_ensure
 from webapp.annotation.models import Item
 from webapp.autoraters.models import AutoraterVersion
-from webapp.jobs.models import TailPatchProbe, TrainingRun
-from webapp.jobs.services import training_run_request
+from webapp.retraining.models import TailPatchProbe, TrainingRun
+from webapp.retraining.services import training_run_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,7 @@ from evaluation.evaluate import evaluate
 from evaluation.report import full_report
 from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
 from webapp.autoraters.gate import gate_decide
-from webapp.jobs.evaluation import CachedJudge, scorable
+from webapp.retraining.evaluation import CachedJudge, scorable
 
 
 class Counting:

@@ -18,10 +18,10 @@ from webapp.annotation.models import Annotation, Item, Project
 from webapp.autoraters.models import AutoraterVersion
 from webapp.autoraters.selectors import version_promoted_for
 from webapp.autoraters.services import judgments_enqueue, version_promote, version_register
-from webapp.jobs import recipes
-from webapp.jobs.leases import TRANSIENT_ERRORS, Heartbeat, db_reset, lease_expired, run_claim
-from webapp.jobs.models import Recipe, TailPatchProbe, TrainingRun, TrainingSettings
-from webapp.jobs.snapshots import (
+from webapp.retraining import recipes
+from webapp.retraining.leases import TRANSIENT_ERRORS, Heartbeat, db_reset, lease_expired, run_claim
+from webapp.retraining.models import Recipe, TailPatchProbe, TrainingRun, TrainingSettings
+from webapp.retraining.snapshots import (
     Snapshot,
     dataset_snapshot_export,
     heldout_examples,
@@ -106,7 +106,7 @@ def training_run_request(
 
 def run_enqueue(run_id: int, resume_token: str | None = None) -> bool:
     """Send the run's message; if the broker is down, the recover check sends it later."""
-    from webapp.jobs.tasks import training_run_execute_task
+    from webapp.retraining.tasks import training_run_execute_task
 
     kwargs = {"resume_token": resume_token} if resume_token else {}
     try:
@@ -395,7 +395,7 @@ def _evaluate(run, project_settings, candidate, tasks) -> dict:
     from evaluation.evaluate import evaluate
     from judging.inference import Judge
     from webapp.autoraters.gate import gate_decide
-    from webapp.jobs.evaluation import CachedJudge, scorable
+    from webapp.retraining.evaluation import CachedJudge, scorable
 
     heldout = scorable(tasks, heldout_examples(run.project))
     judge = CachedJudge(candidate)
@@ -447,7 +447,7 @@ def _tailpatch_stage(run, base, tasks, examples, config) -> dict[str, float] | N
     """Fan the per-task probes out as a Celery group; once all are done, their weights."""
     from celery import group
 
-    from webapp.jobs.tasks import tailpatch_probe_task
+    from webapp.retraining.tasks import tailpatch_probe_task
 
     names = sorted({e.task for e in examples if e.task in tasks and e.label is not None})
     TailPatchProbe.objects.bulk_create(

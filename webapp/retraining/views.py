@@ -12,9 +12,9 @@ from webapp.annotation.access import project_for_admin
 from webapp.autoraters.models import AutoraterVersion
 from webapp.autoraters.selectors import version_list_for
 from webapp.autoraters.services import version_promote, version_rollback
-from webapp.jobs.forms import RetrainForm, TrainingSettingsForm
-from webapp.jobs.models import TrainingRun
-from webapp.jobs.services import training_run_cancel, training_run_request, training_settings_for
+from webapp.retraining.forms import RetrainForm, TrainingSettingsForm
+from webapp.retraining.models import TrainingRun
+from webapp.retraining.services import training_run_cancel, training_run_request, training_settings_for
 
 
 def _page_context(project, **extra) -> dict:
@@ -36,8 +36,8 @@ def autorater_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_admin(request.user, slug)
     context = _page_context(project)
     if request.htmx:
-        return render(request, "jobs/autorater.html#versions", context)
-    return render(request, "jobs/autorater.html", context)
+        return render(request, "retraining/autorater.html#versions", context)
+    return render(request, "retraining/autorater.html", context)
 
 
 @login_required
@@ -60,7 +60,7 @@ def retrain(request: HttpRequest, slug: str) -> HttpResponse:
         except ValueError as exc:
             error = str(exc)
     context = {"project": project, "run": run, "request_error": error}
-    return render(request, "jobs/autorater.html#run-panel", context, status=400 if error else 200)
+    return render(request, "retraining/autorater.html#run-panel", context, status=400 if error else 200)
 
 
 @login_required
@@ -69,7 +69,7 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(TrainingRun.objects.select_related("project"), pk=run_id)
     project_for_admin(request.user, run.project.slug)
     response = render(
-        request, "jobs/autorater.html#run-panel", {"project": run.project, "run": run}
+        request, "retraining/autorater.html#run-panel", {"project": run.project, "run": run}
     )
     if not run.is_active:
         # Tell the page to refresh its versions table once the run has finished.
@@ -83,7 +83,7 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(TrainingRun.objects.select_related("project"), pk=run_id)
     project_for_admin(request.user, run.project.slug)
     run = training_run_cancel(run=run)
-    return render(request, "jobs/autorater.html#run-panel", {"project": run.project, "run": run})
+    return render(request, "retraining/autorater.html#run-panel", {"project": run.project, "run": run})
 
 
 @login_required
@@ -96,7 +96,7 @@ def training_settings_update(request: HttpRequest, slug: str) -> HttpResponse:
         form.save()
     return render(
         request,
-        "jobs/autorater.html#settings",
+        "retraining/autorater.html#settings",
         {"project": project, "settings_form": form, "settings_saved": saved},
         status=200 if saved else 400,
     )
@@ -108,7 +108,7 @@ def version_promote_view(request: HttpRequest, version_id: int) -> HttpResponse:
     version = get_object_or_404(AutoraterVersion.objects.select_related("project"), pk=version_id)
     project = project_for_admin(request.user, version.project.slug)
     version_promote(version=version)
-    return render(request, "jobs/autorater.html#versions", _page_context(project))
+    return render(request, "retraining/autorater.html#versions", _page_context(project))
 
 
 @login_required
@@ -122,7 +122,7 @@ def version_rollback_view(request: HttpRequest, slug: str) -> HttpResponse:
         error = str(exc)
     return render(
         request,
-        "jobs/autorater.html#versions",
+        "retraining/autorater.html#versions",
         _page_context(project, versions_error=error),
         status=400 if error else 200,
     )
