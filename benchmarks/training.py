@@ -2,7 +2,7 @@
 
     python -m benchmarks.training [--quick] [--sizes tiny small] [--batch 32] [--seq 256]
 
-Ours: the real training step of training/train.py (`init_train_state` + `make_train_step`:
+Ours: the real training step of training/loop/step.py (`init_train_state` + `make_train_step`:
 AdamW with warm-up/decay and clipping, loss on the label position only, the data-parallel mesh
 over the local devices, float32 on CPU) on fixed batches of `batch` random prompts of `seq`
 tokens (no padding), timed over `steps` steps after a compiling warm-up. PyTorch: the same
@@ -36,7 +36,8 @@ from benchmarks.judging import _torch_python, forward_flops, measure_peak_flops
 from judging.model import ModelConfig
 from training import parallel
 from training.config import TrainConfig
-from training.train import init_train_state, make_train_step, place_batch
+from training.loop.batch import Batch, place_batch
+from training.loop.step import init_train_state, make_train_step
 
 VOCAB = 8192
 
@@ -101,14 +102,15 @@ def bench_ours(config: TrainConfig, model_config: ModelConfig, tokens, targets, 
     batch, seq = tokens.shape
     mask = np.ones((batch, seq), bool)
     last = np.full((batch,), seq - 1, np.int32)
-    placed = place_batch(mesh, config.grad_accum_steps, tokens, mask, last, targets)
+    host = Batch(tokens=tokens, mask=mask, last=last, targets=targets)
+    placed = place_batch(mesh, config.grad_accum_steps, host)
     for _ in range(2):  # compile + one more
-        state, loss = step_fn(state, *placed, None)
+        state, loss = step_fn(state, placed, None)
     loss.block_until_ready()
     start = time.perf_counter()
     losses = []
     for _ in range(steps):
-        state, loss = step_fn(state, *placed, None)
+        state, loss = step_fn(state, placed, None)
         losses.append(loss)
     jax.block_until_ready(losses)
     return time.perf_counter() - start, [float(x) for x in losses]

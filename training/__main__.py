@@ -5,10 +5,12 @@ python -m training train --data SNAPSHOT.jsonl --out DIR [--preset demo] [--step
     (multi-process: set EMBER_COORDINATOR, EMBER_NUM_PROCESSES, EMBER_PROCESS_ID per process)
 python -m training evaluate --model DIR --data FILE.jsonl      (prints JSON)
 python -m training evaluate --model DIR --data A.jsonl B.jsonl --report OUT_DIR
-    (writes OUT_DIR/report.json and PNG pictures; see training/report.py)
+    (writes OUT_DIR/report.json and PNG pictures; see evaluation/report.py)
 python -m training recipe default|teacher --out DIR [--profile quick|default|accelerator]
-    (converts shared/data, splits by prompt, trains, evaluates; see training/recipe.py)
-python -m training rm|tailpatch|self-taught ...   (the variants; see training/variants_cli.py)
+    (converts shared/data, splits by prompt, trains, evaluates; see training/recipes/)
+python -m training rm|tailpatch|self-taught ...   (the variants; see training/variants/cli.py)
+
+Every training command takes `--set FIELD=VALUE` (training/config.py parse_set).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import sys
 
 from judging.task_format import FormatError
+from training.config import add_set_option, parse_set
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,14 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     train_cmd.add_argument("--preset", default="demo")
     train_cmd.add_argument("--steps", type=int)
     train_cmd.add_argument("--seed", type=int)
-    train_cmd.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a TrainConfig field (VALUE is JSON, else a string), e.g. "
-        "--set grad_accum_steps=4 --set dtype=bfloat16",
-    )
+    add_set_option(train_cmd)
     train_cmd.add_argument("--state-dir", help="resumable state; resumes if it holds one")
     train_cmd.add_argument("--init-checkpoint", help="start from this saved judge")
     eval_cmd = sub.add_parser("evaluate", help="evaluate a checkpoint on labelled JSONL")
@@ -50,13 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         "--own",
         help="JSON file {example id: 'A' or 'B'}: the judge's own responses (egocentric bias)",
     )
-    from training import recipe, variants_cli
+    from training.recipes import cli as recipe_cli
+    from training.variants import cli as variants_cli
 
-    recipe.add_parser(sub)
+    recipe_cli.add_parser(sub)
     variants_cli.add_parsers(sub)
     args = parser.parse_args(argv)
     if args.command == "recipe":
-        return recipe.main(args)
+        return recipe_cli.main(args)
     if args.command in variants_cli.COMMANDS:
         return variants_cli.main(args)
 
@@ -64,26 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     from evaluation.evaluate import evaluate
     from judging.inference import Judge
     from training.config import TrainConfig
-    from training.train import load_snapshot, train
+    from training.loop import train
+    from training.loop.data import load_snapshots
 
     try:
-        tasks, examples = {}, []
-        for path in args.data if isinstance(args.data, list) else [args.data]:
-            more_tasks, more_examples = load_snapshot(path)
-            tasks.update(more_tasks)
-            examples.extend(more_examples)
+        tasks, examples = load_snapshots(args.data if isinstance(args.data, list) else [args.data])
     except FormatError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.command == "train":
         overrides = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
         try:
-            for item in args.set:
-                field, _, value = item.partition("=")
-                try:
-                    overrides[field] = json.loads(value)
-                except json.JSONDecodeError:
-                    overrides[field] = value
+            overrides.update(parse_set(args.set))
             config = TrainConfig.preset(args.preset, **overrides)
         except (ValueError, TypeError) as error:
             print(f"error: bad --set/--preset: {error}", file=sys.stderr)

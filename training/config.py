@@ -1,37 +1,22 @@
-"""TrainConfig: everything a training run needs besides its data, with named presets.
+"""TrainConfig: everything a training run needs besides its data; the named presets; the one
+parser of `--set FIELD=VALUE` overrides that every command uses.
 
-FLAMe defaults (the "flame" preset): AdamW, learning rate 1e-4 with warm-up and decay, dropout
-0.05, examples-proportional mixture with a 2^16 per-task cap, swap augmentation p=0.5. The
-"demo" and "smoke" presets are tuned for the tiny CPU model and keep their historical values.
+Presets (`PRESETS`) are TrainConfig values; a recipe profile's training config is one of them
+plus typed overrides (training/recipes/profiles.py), so a training configuration has one way to
+be named. FLAMe defaults (the "flame" preset): AdamW, learning rate 1e-4 with warm-up and decay,
+dropout 0.05, examples-proportional mixture with a 2^16 per-task cap, swap augmentation p=0.5.
+The "demo" and "smoke" presets are tuned for the tiny CPU model and keep their historical
+values.
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
 import dataclasses
+import json
+from collections.abc import Iterable
 from typing import Any
-
-_PRESETS: dict[str, dict[str, Any]] = {
-    # The app's first autorater and the learning test (tests/training/test_learning.py):
-    # reaches >= 0.9 held-out accuracy on demo_arithmetic in a few CPU minutes on 2 cores.
-    "demo": dict(steps=2000, batch_size=32, learning_rate=3e-3, warmup_steps=50),
-    # A handful of steps for integration tests: finishes in seconds after jit.
-    "smoke": dict(
-        steps=4, batch_size=8, learning_rate=1e-3, warmup_steps=1, log_every=2, max_len=256
-    ),
-    # FLAMe's recipe (Vu et al. 2024): lr 1e-4, dropout 0.05, cap 2^16, with warm-up and decay.
-    "flame": dict(
-        steps=5000,
-        batch_size=32,
-        learning_rate=1e-4,
-        dropout=0.05,
-        warmup_steps=200,
-        lr_schedule="cosine",
-        model_size="small",
-        max_len=1024,
-        vocab_size=8192,
-        checkpoint_every=200,
-    ),
-}
 
 LR_SCHEDULES = ("cosine", "linear", "constant")
 DTYPES = ("auto", "float32", "bfloat16")
@@ -106,13 +91,19 @@ class TrainConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> TrainConfig:
-        if name not in _PRESETS:
-            raise ValueError(f"unknown preset {name!r}; known: {sorted(_PRESETS)}")
-        return cls(**{**_PRESETS[name], **overrides})
+        """The preset `name` (see PRESETS) with `overrides` (TrainConfig fields) applied."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}")
+        # A copy, so no two configs share the preset's dict fields.
+        return dataclasses.replace(copy.deepcopy(PRESETS[name]), **overrides)
 
     @staticmethod
     def presets() -> tuple[str, ...]:
-        return tuple(_PRESETS)
+        return tuple(PRESETS)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -122,8 +113,66 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
+        unknown = set(data) - set(cls.field_names())
         if unknown:
             raise ValueError(f"TrainConfig: unknown fields {sorted(unknown)}")
         return cls(**data)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The app's first autorater and the learning test (tests/training/test_learning.py):
+    # reaches >= 0.9 held-out accuracy on demo_arithmetic in a few CPU minutes on 2 cores.
+    "demo": TrainConfig(steps=2000, batch_size=32, learning_rate=3e-3, warmup_steps=50),
+    # A handful of steps for integration tests: finishes in seconds after jit.
+    "smoke": TrainConfig(
+        steps=4, batch_size=8, learning_rate=1e-3, warmup_steps=1, log_every=2, max_len=256
+    ),
+    # FLAMe's recipe (Vu et al. 2024): lr 1e-4, dropout 0.05, cap 2^16, with warm-up and decay.
+    "flame": TrainConfig(
+        steps=5000,
+        batch_size=32,
+        learning_rate=1e-4,
+        dropout=0.05,
+        warmup_steps=200,
+        lr_schedule="cosine",
+        model_size="small",
+        max_len=1024,
+        vocab_size=8192,
+        checkpoint_every=200,
+    ),
+}
+
+
+# --- `--set FIELD=VALUE` ---------------------------------------------------------------------
+
+
+def parse_set(items: Iterable[str]) -> dict[str, Any]:
+    """TrainConfig overrides from `--set FIELD=VALUE` items: VALUE is parsed as JSON, else kept
+    as a string (`--set dtype=bfloat16`, `--set model_overrides={"n_layers":4}`); a later item
+    for the same FIELD wins. ValueError naming the item when FIELD is not a TrainConfig field.
+    The values themselves are checked when the TrainConfig is built."""
+    known = TrainConfig.field_names()
+    overrides: dict[str, Any] = {}
+    for item in items:
+        field, _, value = item.partition("=")
+        if field not in known:
+            raise ValueError(
+                f"--set {item!r}: {field!r} is not a TrainConfig field; known: {', '.join(known)}"
+            )
+        try:
+            overrides[field] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[field] = value
+    return overrides
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """The `--set FIELD=VALUE` option (repeatable) of every training command; see `parse_set`."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a TrainConfig field (VALUE is JSON, else a string), e.g. "
+        "--set grad_accum_steps=4 --set dtype=bfloat16",
+    )

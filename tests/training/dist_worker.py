@@ -25,7 +25,7 @@ import jax  # noqa: E402
 
 from judging.demo_tasks import DEMO_TASKS, generate_demo_examples  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
-from training.train import train  # noqa: E402
+from training.loop import train  # noqa: E402
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from judging.demo_tasks import ARITHMETIC, DEMO_TASKS, KEYWORD, generate_demo_ex
 from judging.inference import Judge
 from judging.splits import content_key, is_heldout
 from training.config import TrainConfig
-from training.train import train
+from training.loop import train
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
 from judging.task_format import read_jsonl, write_jsonl
 from training import __main__ as training_cli
 from training.config import TrainConfig
-from training.train import train
+from training.loop import train
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -6,21 +6,37 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from judging.demo_tasks import KEYWORD, generate_demo_examples
-from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
-from training import recipe as R
+from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType, render_prompt
 from training.__main__ import main as cli
+from training.config import PRESETS, TrainConfig
+from training.recipes.data import (
+    DEFAULT_DATA,
+    SELF_TAUGHT_PREFIX,
+    TEACHER_SOURCE,
+    TEACHER_TASK,
+    fit_example,
+    fit_to_window,
+    prompt_key,
+    self_taught_examples,
+    training_views,
+)
+from training.recipes.evaluation import _is_human
+from training.recipes.model_card import git_commit
+from training.recipes.profiles import PROFILES, Profile
+from training.recipes.run import build_data, check_disjoint, run_recipe
 
-DATA = R.DEFAULT_DATA
+DATA = DEFAULT_DATA
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared/data is not present")
 
-TINY = R.Profile(
+TINY = Profile(
     name="test",
-    train=dict(
+    train=TrainConfig(
         model_size="tiny",
         model_overrides={"d_model": 32, "n_layers": 2, "d_ff": 64},
         steps=4,
@@ -70,7 +86,7 @@ def test_fit_example_keeps_both_responses_and_the_end_of_conversations():
         label="A",
     )
     profile = dataclasses.replace(TINY, prompt_chars=None, judged_chars=120)
-    fitted = R.fit_example(task, example, profile)
+    fitted = fit_example(task, example, profile)
     assert len(fitted.context["question"]) <= profile.context_chars + 4
     assert fitted.context[RESPONSE_A].startswith("start") and fitted.context[RESPONSE_A].endswith(
         "end-a"
@@ -100,13 +116,13 @@ def test_judged_fields_share_the_window_the_background_leaves():
         context={"question": "q" * 500, RESPONSE_A: "a" * 3000, RESPONSE_B: "b" * 3000},
         label="A",
     )
-    fitted = R.fit_example(task, long_pair, profile)
+    fitted = fit_example(task, long_pair, profile)
     a, b = len(fitted.context[RESPONSE_A]), len(fitted.context[RESPONSE_B])
     assert 350 <= a <= 450 and abs(a - b) <= 2  # (1000 - ~130 background) / 2, equal shares
-    assert len(R.render_prompt(task, fitted)) < 1000 + 200  # + the instructions block
+    assert len(render_prompt(task, fitted)) < 1000 + 200  # + the instructions block
     # A short response leaves its share to the other one.
     short_b = dataclasses.replace(long_pair, context={**long_pair.context, RESPONSE_B: "b" * 40})
-    fitted = R.fit_example(task, short_b, profile)
+    fitted = fit_example(task, short_b, profile)
     assert fitted.context[RESPONSE_B] == "b" * 40
     assert len(fitted.context[RESPONSE_A]) > 700
 
@@ -123,9 +139,9 @@ def test_fit_to_window_shrinks_the_responses_until_the_prompt_fits():
     def count(text: str) -> int:  # "x " and "y " are one token each, like a word-level BPE
         return len(text.split())
 
-    assert count(R.render_prompt(task, R.fit_example(task, example, profile))) > 300
-    fitted = R.fit_to_window(task, example, profile, count, window=300)
-    tokens = count(R.render_prompt(task, fitted))
+    assert count(render_prompt(task, fit_example(task, example, profile))) > 300
+    fitted = fit_to_window(task, example, profile, count, window=300)
+    tokens = count(render_prompt(task, fitted))
     assert 220 <= tokens <= 300  # fits, without throwing most of the room away
     assert fitted.context["question"] == "why?"
     assert fitted.context[RESPONSE_A].startswith("x") and fitted.context[RESPONSE_B].endswith("y")
@@ -145,9 +161,9 @@ def test_training_views_show_other_windows_of_long_responses():
     def count(text: str) -> int:
         return len(text.split())
 
-    views = R.training_views(task, example, profile, count, window=10_000)
+    views = training_views(task, example, profile, count, window=10_000)
     assert len(views) == 4
-    assert views[0] == R.fit_example(task, example, profile)  # view 0 is what the judge sees
+    assert views[0] == fit_example(task, example, profile)  # view 0 is what the judge sees
     texts = [v.context[RESPONSE_A] for v in views]
     assert len(set(texts)) == 4
     for text in texts[1:]:
@@ -156,14 +172,14 @@ def test_training_views_show_other_windows_of_long_responses():
         assert body.split()[0] in words  # starts at a whole word
     assert all(v.context[RESPONSE_B] == "short answer" and v.label == "A" for v in views)
     # Deterministic, and one view when nothing is long enough to differ.
-    assert R.training_views(task, example, profile, count, window=10_000) == views
+    assert training_views(task, example, profile, count, window=10_000) == views
     short = dataclasses.replace(example, context={**example.context, RESPONSE_A: "brief"})
-    assert len(R.training_views(task, short, profile, count, window=10_000)) == 1
+    assert len(training_views(task, short, profile, count, window=10_000)) == 1
 
 
 def test_default_recipe_end_to_end(tmp_path):
     out = tmp_path / "default"
-    report = R.run_recipe("default", out, profile=TINY, sources=SOURCES, log=lambda _: None)
+    report = run_recipe("default", out, profile=TINY, sources=SOURCES, log=lambda _: None)
 
     # Outputs on disk, and the report has every field.
     assert (out / "model" / "metadata.json").exists() or any((out / "model").iterdir())
@@ -172,6 +188,10 @@ def test_default_recipe_end_to_end(tmp_path):
     assert (out / "report" / "report.json").exists()
     card = (out / "model_card.md").read_text()
     assert "longer_wins" in card and "tfidf_logreg" in card
+    # The card names the profile and the git commit that produced the run.
+    assert re.fullmatch(r"[0-9a-f]{40}|unknown", saved["commit"])
+    assert saved["commit"] == git_commit()
+    assert f"Profile: `test`; commit: `{saved['commit']}`." in card
     for field in (
         "sources",
         "excluded_sources",
@@ -205,60 +225,69 @@ def test_default_recipe_end_to_end(tmp_path):
 
     # Licences and exclusions are recorded; teacher data never enters the default recipe.
     assert report["sources"]["dices"]["license"] == "CC BY 4.0"
-    assert R.TEACHER_SOURCE in report["excluded_sources"]
-    assert R.TEACHER_TASK not in report["mixture_weights"]
+    assert TEACHER_SOURCE in report["excluded_sources"]
+    assert TEACHER_TASK not in report["mixture_weights"]
     assert not any(name.startswith("alpaca") for name in report["train_rows_per_task"])
-    assert any(name.startswith(R.SELF_TAUGHT_PREFIX) for name in report["train_rows_per_task"])
+    assert any(name.startswith(SELF_TAUGHT_PREFIX) for name in report["train_rows_per_task"])
 
 
 def test_splits_are_disjoint_by_prompt_and_self_taught_uses_training_prompts_only():
-    data = R.build_data("default", DATA, TINY, sources=SOURCES, log=lambda _: None)
+    data = build_data("default", DATA, TINY, sources=SOURCES, log=lambda _: None)
     tasks = data["tasks"]
     keys = {
-        name: {R.prompt_key(tasks[e.task], e) for e in rows}
-        for name, rows in data["splits"].items()
+        name: {prompt_key(tasks[e.task], e) for e in rows} for name, rows in data["splits"].items()
     }
     assert keys["train"] and keys["test"] and keys["dev"]
     assert not keys["train"] & keys["test"]
     assert not keys["train"] & keys["dev"]
     assert not keys["dev"] & keys["test"]
     heldout_keys = keys["test"] | keys["dev"]
-    synthetic = [e for e in data["train"] if e.task.startswith(R.SELF_TAUGHT_PREFIX)]
+    synthetic = [e for e in data["train"] if e.task.startswith(SELF_TAUGHT_PREFIX)]
     assert synthetic
     for example in synthetic:
-        assert R.prompt_key(tasks[example.task], example) not in heldout_keys
-    assert all(e.task != R.TEACHER_TASK for rows in data["splits"].values() for e in rows)
+        assert prompt_key(tasks[example.task], example) not in heldout_keys
+    assert all(e.task != TEACHER_TASK for rows in data["splits"].values() for e in rows)
     with pytest.raises(AssertionError):
         leaked = {**data["splits"], "test": [*data["splits"]["test"], data["splits"]["train"][0]]}
-        R.check_disjoint(tasks, leaked)
+        check_disjoint(tasks, leaked)
 
 
 def test_teacher_recipe_data_is_swapped_split_by_instruction_and_kept_apart():
-    data = R.build_data("teacher", DATA, TINY, sources=["dices"], log=lambda _: None)
-    teacher = [e for rows in data["splits"].values() for e in rows if e.task == R.TEACHER_TASK]
+    data = build_data("teacher", DATA, TINY, sources=["dices"], log=lambda _: None)
+    teacher = [e for rows in data["splits"].values() for e in rows if e.task == TEACHER_TASK]
     assert 0 < len(teacher) <= TINY.teacher_examples
     # Upstream the reference answer is always response A; about half are swapped here.
     assert 0 < data["teacher"]["swapped"] < len(teacher)
-    R.check_disjoint(data["tasks"], data["splits"])
-    assert data["sources"][R.TEACHER_SOURCE]["license"].startswith("CC BY-NC")
-    assert not any(R._is_human(e) for e in teacher)
+    check_disjoint(data["tasks"], data["splits"])
+    assert data["sources"][TEACHER_SOURCE]["license"].startswith("CC BY-NC")
+    assert not any(_is_human(e) for e in teacher)
 
 
 def test_unknown_source_and_profile_are_clear_errors(tmp_path, capsys):
     with pytest.raises(ValueError, match="permissively licensed"):
-        R.build_data("default", DATA, TINY, sources=["alpaca-eval-judgments"])
+        build_data("default", DATA, TINY, sources=["alpaca-eval-judgments"])
     with pytest.raises(ValueError, match="unknown recipe"):
-        R.build_data("nope", DATA, TINY)
+        build_data("nope", DATA, TINY)
     code = cli(["recipe", "default", "--out", str(tmp_path), "--source", "usr-topical-chat"])
     assert code == 2
     assert "permissively licensed" in capsys.readouterr().err
 
 
 def test_profiles_exist_with_budgets():
-    assert {"quick", "default", "accelerator"} <= set(R.PROFILES)
-    assert R.PROFILES["default"].budget_minutes <= 60
-    assert R.PROFILES["accelerator"].budget_minutes <= 30
-    assert Path(R.DEFAULT_DATA).name == "data"
+    assert {"quick", "default", "accelerator"} <= set(PROFILES)
+    # A profile's training config is a preset with typed overrides.
+    assert all(isinstance(profile.train, TrainConfig) for profile in PROFILES.values())
+    accelerator = PROFILES["accelerator"].train
+    assert (accelerator.model_size, accelerator.dropout) == ("small", PRESETS["flame"].dropout)
+    assert PROFILES["default"].budget_minutes <= 60
+    assert PROFILES["accelerator"].budget_minutes <= 30
+    assert Path(DEFAULT_DATA).name == "data"
+
+
+def test_git_commit_is_unknown_without_git_or_a_repository(tmp_path, monkeypatch):
+    assert git_commit(tmp_path) == "unknown"  # not a repository
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git at all
+    assert git_commit() == "unknown"
 
 
 def test_tie_pairs_only_for_tasks_with_a_tie_label():
@@ -266,15 +295,15 @@ def test_tie_pairs_only_for_tasks_with_a_tie_label():
     keyword = [e for e in generate_demo_examples(80, seed=0) if e.task == KEYWORD.name]
     examples = [*keyword, *(dataclasses.replace(e, task=no_tie.name) for e in keyword)]
     tasks = {KEYWORD.name: KEYWORD, no_tie.name: no_tie}
-    new_tasks, pairs = R.self_taught_examples(
+    new_tasks, pairs = self_taught_examples(
         tasks, examples, per_task=10, top_k=3, seed=0, tie_per_task=6
     )
     ties = [p for p in pairs if p.label == "tie"]
     assert len(ties) == 6
-    assert {p.task for p in ties} == {R.SELF_TAUGHT_PREFIX + KEYWORD.name}
+    assert {p.task for p in ties} == {SELF_TAUGHT_PREFIX + KEYWORD.name}
     assert set(new_tasks) == {
-        R.SELF_TAUGHT_PREFIX + KEYWORD.name,
-        R.SELF_TAUGHT_PREFIX + no_tie.name,
+        SELF_TAUGHT_PREFIX + KEYWORD.name,
+        SELF_TAUGHT_PREFIX + no_tie.name,
     }
-    _, without = R.self_taught_examples(tasks, examples, per_task=10, top_k=3, seed=0)
+    _, without = self_taught_examples(tasks, examples, per_task=10, top_k=3, seed=0)
     assert not any(p.label == "tie" for p in without)

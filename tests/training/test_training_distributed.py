@@ -16,7 +16,7 @@ from flax import nnx
 from judging.checkpoint import load_checkpoint
 from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
 from training.config import TrainConfig
-from training.train import train
+from training.loop import train
 
 WORKER = Path(__file__).with_name("dist_worker.py")
 TASKS = {t.name: t for t in DEMO_TASKS}

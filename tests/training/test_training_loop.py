@@ -15,15 +15,14 @@ from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
 from judging.task_format import Task, TaskType, write_jsonl
 from judging.tokenizer import JudgeTokenizer
 from training import __main__ as training_cli
+from training import parallel
 from training.config import TrainConfig
+from training.loop import train
+from training.loop.batch import Batch, place_batch
+from training.loop.data import BatchSource, encode_examples
+from training.loop.loss import compute_dtype
+from training.loop.optimizer import lr_schedule
 from training.mixture import mixture_weights
-from training.train import (
-    BatchSource,
-    compute_dtype,
-    encode_examples,
-    lr_schedule,
-    train,
-)
 
 TASKS = {t.name: t for t in DEMO_TASKS}
 BASE = TrainConfig(
@@ -177,7 +176,7 @@ def test_reference_drop_and_resumable_batches():
         return BatchSource(items, weights, config, tokenizer.pad_id)
 
     def lengths(batch) -> list[int]:
-        return (batch[2] + 1).tolist()
+        return (batch.last + 1).tolist()
 
     kept = [n for _ in range(4) for n in lengths(source(0.0).next_batch())]
     dropped_all = [n for _ in range(4) for n in lengths(source(1.0).next_batch())]
@@ -192,8 +191,29 @@ def test_reference_drop_and_resumable_batches():
         a.next_batch()
     b.set_state(json.loads(json.dumps(a.get_state())))
     for _ in range(3):
-        for x, y in zip(a.next_batch(), b.next_batch(), strict=True):
+        pairs = zip(jax.tree.leaves(a.next_batch()), jax.tree.leaves(b.next_batch()), strict=True)
+        for x, y in pairs:
             np.testing.assert_array_equal(x, y)
+
+
+def test_batches_are_typed_and_placed_as_micro_batches():
+    examples = generate_demo_examples(20, seed=4)
+    tokenizer = _tokenizer(examples)
+    items = encode_examples(TASKS, examples, tokenizer, 128)
+    counts = {}
+    for item in items:
+        counts[item.task] = counts.get(item.task, 0) + 1
+    config = BASE.replace(batch_size=8, grad_accum_steps=2)
+    batch = BatchSource(items, mixture_weights(counts), config, tokenizer.pad_id).next_batch()
+    assert isinstance(batch, Batch)
+    rows, length = batch.tokens.shape
+    assert rows == 8 and batch.mask.shape == (8, length)
+    assert batch.last.shape == batch.targets.shape == (8,)
+    np.testing.assert_array_equal(batch.mask.sum(axis=1), batch.last + 1)
+    placed = place_batch(parallel.make_mesh(), config.grad_accum_steps, batch)
+    assert isinstance(placed, Batch)
+    assert placed.tokens.shape == (2, 4, length) and placed.targets.shape == (2, 4)
+    np.testing.assert_array_equal(np.asarray(placed.targets).reshape(-1), batch.targets)
 
 
 def test_cli_train_options(tmp_path, capsys):

@@ -17,7 +17,8 @@ from flax import nnx
 from judging.checkpoint import load_checkpoint
 from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
 from training.config import TrainConfig
-from training.train import STATE_STEPS_DIR, TrainingCancelled, train
+from training.loop import TrainingCancelled, train
+from training.loop.state import STATE_STEPS_DIR
 
 WORKER = Path(__file__).with_name("dist_worker.py")
 TASKS = {t.name: t for t in DEMO_TASKS}

@@ -9,7 +9,8 @@ from judging.inference import Judge
 from judging.task_format import FORMAT_VERSION, write_jsonl
 from training import __main__ as training_cli
 from training.config import TrainConfig
-from training.train import TrainResult, load_snapshot, train
+from training.loop import TrainResult, train
+from training.loop.data import load_snapshot
 
 
 def test_smoke_train_writes_a_loadable_checkpoint(tmp_path):

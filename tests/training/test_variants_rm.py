@@ -20,8 +20,8 @@ from tests.training.variants_data import (
 )
 from training import __main__ as training_cli
 from training.config import TrainConfig
-from training.rm import finetune_rm, rm_mixture
-from training.train import train
+from training.loop import train
+from training.variants.rm import finetune_rm, rm_mixture
 
 
 def _params(model) -> np.ndarray:

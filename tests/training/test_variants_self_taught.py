@@ -12,18 +12,17 @@ from judging.task_format import RESPONSE_A, RESPONSE_B, write_jsonl
 from judging.verdict import Verdict
 from training import __main__ as training_cli
 from training.config import TrainConfig
-from training.self_taught import (
-    filter_and_balance,
+from training.loop import train
+from training.variants.self_taught import filter_and_balance, self_taught
+from training.variants.self_taught_pairs import (
     instruction_pool,
     perturbed_pairs,
-    self_taught,
     sentences,
     similar_instructions,
     synthesize_pairs,
     tie_pairs,
 )
-from training.tailpatch import split_heldout
-from training.train import train
+from training.variants.tailpatch import split_heldout
 
 TASKS = {KEYWORD.name: KEYWORD}
 

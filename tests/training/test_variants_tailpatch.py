@@ -1,4 +1,5 @@
-"""Tail-patch (RESEARCH.md A.6): ratings, bundles, weights; real probes on a constructed case."""
+"""Tail-patch (FLAMe, arXiv 2407.10817 section 4.3): ratings, bundles, weights; real probes
+on a constructed case."""
 
 import json
 import math
@@ -9,18 +10,17 @@ from judging.task_format import write_jsonl
 from tests.training.variants_data import EASY, FLIPPED, TASKS, easy_examples
 from training import __main__ as training_cli
 from training.config import TrainConfig
-from training.tailpatch import (
+from training.loop import train
+from training.variants.tailpatch import tailpatch, tailpatch_probe
+from training.variants.tailpatch_plan import (
     W_GENERAL,
     W_OTHERS,
     W_SPECIFIC,
     W_TOP_SPECIFIC,
     rate_effect,
-    tailpatch,
     tailpatch_plan,
-    tailpatch_probe,
     tailpatch_weights,
 )
-from training.train import train
 
 
 def _probe(task, deltas, base=0.5, unstable=()):

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from judging.task_format import Example, Task, TaskType
 from training.config import TrainConfig
-from training.train import ProgressFn, TrainResult, train
-from training.variants import (
+from training.loop import ProgressFn, TrainResult, train
+from training.variants.common import (
     annotate_checkpoint,
     check_labels,
     require_checkpoint,

@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from training.config import TrainConfig, add_set_option, parse_set
+
 COMMANDS = ("rm", "tailpatch", "self-taught")
 
 
@@ -31,13 +33,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--steps", type=int, help="training steps (per probe / per round)")
     parser.add_argument("--config-seed", type=int, dest="config_seed")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a TrainConfig field (VALUE is JSON, else a string)",
-    )
+    add_set_option(parser)
 
 
 def add_parsers(sub: Any) -> None:
@@ -74,33 +70,21 @@ def add_parsers(sub: Any) -> None:
     _common(st)
 
 
-def _config(args: argparse.Namespace, default_steps: int | None = None):
-    from training.config import TrainConfig
-
+def _config(args: argparse.Namespace, default_steps: int | None = None) -> TrainConfig:
     overrides: dict[str, Any] = {}
     steps = args.steps if args.steps is not None else default_steps
     if steps is not None:
         overrides["steps"] = steps
     if args.config_seed is not None:
         overrides["seed"] = args.config_seed
-    for item in args.set:
-        field, _, value = item.partition("=")
-        try:
-            overrides[field] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[field] = value
+    overrides.update(parse_set(args.set))
     return TrainConfig.preset(args.preset, **overrides)
 
 
 def _load(paths: list[str]):
-    from training.train import load_snapshot
+    from training.loop.data import load_snapshots
 
-    tasks, examples = {}, []
-    for path in paths:
-        more_tasks, more_examples = load_snapshot(path)
-        tasks.update(more_tasks)
-        examples.extend(more_examples)
-    return tasks, examples
+    return load_snapshots(paths)
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
@@ -133,7 +117,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _rm(args, tasks, examples) -> int:
-    from training.rm import DEFAULT_RM_STEPS, finetune_rm
+    from training.variants.rm import DEFAULT_RM_STEPS, finetune_rm
 
     config = _config(args, DEFAULT_RM_STEPS)
     result = finetune_rm(
@@ -158,8 +142,8 @@ def _rm(args, tasks, examples) -> int:
 
 
 def _tailpatch(args, tasks, examples) -> int:
-    from training.tailpatch import DEFAULT_PROBE_STEPS, tailpatch
-    from training.train import train
+    from training.loop import train
+    from training.variants.tailpatch import DEFAULT_PROBE_STEPS, tailpatch
 
     config = _config(args, DEFAULT_PROBE_STEPS)
     targets = None
@@ -217,7 +201,7 @@ def _tailpatch(args, tasks, examples) -> int:
 
 
 def _self_taught(args, tasks, examples) -> int:
-    from training.self_taught import self_taught
+    from training.variants.self_taught import self_taught
 
     config = _config(args)
     heldout = None

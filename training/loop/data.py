@@ -1,0 +1,214 @@
+"""Training data: snapshots, the run's tokenizer, encoded examples, and the mixture's batches.
+
+`encode_examples` tokenizes every trainable example once (both orders of a pairwise one, and
+without its reference when reference drop is on); `BatchSource` draws them from the FLAMe
+mixture (training/mixture.py), applies swap / reference-drop augmentation, and pads each batch
+to a bucketed length. Its position is JSON-able, so a resumed run draws the same batches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from judging.inference import bucket_length, encode_prompt, pad_batch
+from judging.task_format import (
+    Example,
+    Task,
+    TaskType,
+    read_jsonl,
+    render_example,
+    swap_pairwise,
+)
+from judging.tokenizer import JudgeTokenizer, format_constant_lines, train_tokenizer
+from training.augment import drop_reference
+from training.config import TrainConfig
+from training.loop.batch import Batch
+from training.mixture import build_mixture
+
+
+def load_snapshot(path: str | Path) -> tuple[dict[str, Task], list[Example]]:
+    """Read a dataset snapshot in the JSONL interchange format."""
+    return read_jsonl(path)
+
+
+def load_snapshots(paths: Iterable[str | Path]) -> tuple[dict[str, Task], list[Example]]:
+    """Several snapshots as one: tasks merged by name (a later file's wins), examples in order."""
+    tasks: dict[str, Task] = {}
+    examples: list[Example] = []
+    for path in paths:
+        more_tasks, more_examples = load_snapshot(path)
+        tasks.update(more_tasks)
+        examples.extend(more_examples)
+    return tasks, examples
+
+
+@dataclasses.dataclass
+class EncodedItem:
+    """One trainable example, pre-tokenized in the given order and (pairwise) swapped.
+
+    `noref_*`: the same prompts without the example's reference (reference drop); None when the
+    example has no reference or reference drop is off."""
+
+    task: str
+    prompt: list[int]
+    target: int
+    swapped_prompt: list[int] | None = None
+    swapped_target: int | None = None
+    noref_prompt: list[int] | None = None
+    noref_swapped_prompt: list[int] | None = None
+
+
+def encode_examples(
+    tasks: Mapping[str, Task],
+    examples: Sequence[Example],
+    tokenizer: JudgeTokenizer,
+    max_len: int,
+    reference_drop: bool = False,
+) -> list[EncodedItem]:
+    """Tokenize every labelled example of a scorable task (others are skipped)."""
+    items = []
+    for example in examples:
+        task = tasks.get(example.task)
+        if task is None or task.type is TaskType.OPEN_ENDED or example.label is None:
+            continue
+        if example.label not in task.labels:
+            continue
+        item = EncodedItem(
+            task=task.name,
+            prompt=encode_prompt(tokenizer, task, example, max_len),
+            target=tokenizer.label_token_id(example.label),
+        )
+        pairwise = task.type is TaskType.PAIRWISE
+        if pairwise:
+            swapped = swap_pairwise(example)
+            item.swapped_prompt = encode_prompt(tokenizer, task, swapped, max_len)
+            item.swapped_target = tokenizer.label_token_id(swapped.label)
+        if reference_drop and example.reference:
+            bare = drop_reference(example)
+            item.noref_prompt = encode_prompt(tokenizer, task, bare, max_len)
+            if pairwise:
+                item.noref_swapped_prompt = encode_prompt(
+                    tokenizer, task, swap_pairwise(bare), max_len
+                )
+        items.append(item)
+    return items
+
+
+class BatchSource:
+    """Builds padded batches from the mixture stream with swap / reference-drop augmentation.
+
+    Its position (mixture iterator + RNG states) is `get_state()` / `set_state()`, JSON-able."""
+
+    def __init__(
+        self,
+        items: Sequence[EncodedItem],
+        weights: Mapping[str, float],
+        config: TrainConfig,
+        pad_id: int,
+    ) -> None:
+        indices_by_task: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            indices_by_task.setdefault(item.task, []).append(i)
+        self.items, self.config, self.pad_id = items, config, pad_id
+        self.stream = iter(
+            build_mixture(indices_by_task, weights, config.seed, config.steps * config.batch_size)
+        )
+        self.swap_rng = random.Random(config.seed + 1)
+        self.ref_rng = random.Random(config.seed + 3)
+
+    def _rows(self, item: EncodedItem) -> list[tuple[list[int], int]]:
+        config = self.config
+        prompt, swapped_prompt = item.prompt, item.swapped_prompt
+        if item.noref_prompt is not None and self.ref_rng.random() < config.reference_drop:
+            prompt, swapped_prompt = item.noref_prompt, item.noref_swapped_prompt
+        original = (prompt, item.target)
+        if swapped_prompt is None:
+            return [original]
+        swapped = (swapped_prompt, item.swapped_target)
+        if config.pair_both_orders:
+            return [original, swapped] if self.swap_rng.random() < 0.5 else [swapped, original]
+        if self.swap_rng.random() < config.swap_probability:
+            return [swapped]
+        return [original]
+
+    def next_batch(self) -> Batch:
+        """The next `config.batch_size` rows, padded to their bucketed length (host arrays)."""
+        size = self.config.batch_size
+        seqs: list[list[int]] = []
+        targets: list[int] = []
+        while len(seqs) < size:
+            for prompt, target in self._rows(self.items[next(self.stream)])[: size - len(seqs)]:
+                seqs.append(prompt)
+                targets.append(target)
+        length = bucket_length(max(len(s) for s in seqs), self.config.max_len)
+        tokens, mask, last = pad_batch(seqs, self.pad_id, length, size)
+        return Batch(tokens=tokens, mask=mask, last=last, targets=np.asarray(targets, np.int32))
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "mixture": self.stream.get_state(),
+            "swap_rng": _rng_state(self.swap_rng),
+            "ref_rng": _rng_state(self.ref_rng),
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.stream.set_state(state["mixture"])
+        _set_rng_state(self.swap_rng, state["swap_rng"])
+        _set_rng_state(self.ref_rng, state["ref_rng"])
+
+
+def _rng_state(rng: random.Random) -> list[Any]:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def _set_rng_state(rng: random.Random, state: Sequence[Any]) -> None:
+    rng.setstate((state[0], tuple(state[1]), state[2]))
+
+
+def _corpus_texts(tasks: Mapping[str, Task], examples: Sequence[Example]) -> Iterable[str]:
+    for example in examples:
+        task = tasks.get(example.task)
+        if task is not None:
+            yield render_example(task, example)
+
+
+def corpus_tokenizer(
+    tasks: Mapping[str, Task],
+    examples: Sequence[Example],
+    vocab_size: int,
+    texts: Iterable[str] | None = None,
+) -> JudgeTokenizer:
+    """The tokenizer `train` builds: a BPE on the examples' rendered texts (or `texts`), every
+    label of the tasks one token, each task's instruction lines one token."""
+    return train_tokenizer(
+        texts if texts is not None else _corpus_texts(tasks, examples),
+        vocab_size,
+        labels=sorted({label for task in tasks.values() for label in task.labels}),
+        constant_lines=format_constant_lines(tasks.values()),
+    )
+
+
+def data_fingerprint(
+    tasks: Mapping[str, Task], examples: Sequence[Example], init_checkpoint: str | None
+) -> str:
+    """A hash of the tasks, examples and starting checkpoint: a resume must see the same."""
+    digest = hashlib.sha256()
+    digest.update(
+        json.dumps(
+            {"tasks": {n: t.to_dict() for n, t in sorted(tasks.items())}, "init": init_checkpoint},
+            sort_keys=True,
+            default=str,
+        ).encode()
+    )
+    for example in examples:
+        digest.update(json.dumps(example.to_dict(), sort_keys=True, default=str).encode())
+    return digest.hexdigest()
