@@ -17,7 +17,7 @@ def test_retrain_in_browser_shows_progress_lineage_and_cancel(live_server, celer
     project = demo_project_ensure(n_per_task=20)
     page = login(browser, live_server, "admin", "admin")
     page.goto(f"{live_server.url}/p/{project.slug}/autorater/")
-    page.select_option("select[name=recipe]", "flame")
+    page.select_option("select[name=variant]", "flame")
     page.get_by_test_id("retrain").click()
     seen = set()
 

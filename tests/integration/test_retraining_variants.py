@@ -1,7 +1,7 @@
-"""The FLAMe-RM and FLAMe-Opt-RM recipes through the web jobs path, on a real Celery worker:
-a FLAMe version goes live, FLAMe-RM fine-tunes it, and FLAMe-Opt-RM fans its tail-patch
+"""The FLAMe-RM and FLAMe-Opt-RM variants through the web retraining path, on a real Celery
+worker: a FLAMe version goes live, FLAMe-RM fine-tunes it, and FLAMe-Opt-RM fans its tail-patch
 probes out as a Celery group, then trains on the weights they give. Each run registers one
-version with its recipe and lineage. Real parts: Postgres, Redis, a Celery worker, Flax."""
+version with its variant and lineage. Real parts: Postgres, Redis, a Celery worker, Flax."""
 
 from collections import Counter
 
@@ -19,11 +19,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TASKS = {"demo_arithmetic", "demo_keyword"}
 
 
-def _run_to_end(project, recipe: str, steps: int) -> TrainingRun:
+def _run_to_end(project, variant: str, steps: int) -> TrainingRun:
     run = training_run_request(
         project=project,
         trigger=TrainingRun.Trigger.MANUAL,
-        recipe=recipe,
+        variant=variant,
         config_overrides={"steps": steps, "log_every": 2},
     )
 
@@ -31,9 +31,9 @@ def _run_to_end(project, recipe: str, steps: int) -> TrainingRun:
         run.refresh_from_db()
         return run.status not in TrainingRun.ACTIVE
 
-    wait_until(settled, timeout=420, interval=0.5, what=f"the {recipe} run")
+    wait_until(settled, timeout=420, interval=0.5, what=f"the {variant} run")
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
-    assert run.recipe == recipe and run.step == steps == run.total_steps
+    assert run.variant == variant and run.step == steps == run.total_steps
     return run
 
 
@@ -41,14 +41,14 @@ def _version_of(run: TrainingRun) -> AutoraterVersion:
     versions = AutoraterVersion.objects.filter(training_run=run)
     assert versions.count() == 1
     version = versions.get()
-    assert version.recipe == run.recipe == version.config["recipe"]
+    assert version.variant == run.variant == version.config["variant"]
     assert version.snapshot_hash == run.snapshot_hash and version.metrics["n"] > 0
     assert version.mixture_weights == run.mixture_weights
     assert sum(version.mixture_weights.values()) == pytest.approx(1.0)
     return version
 
 
-def test_rm_and_opt_rm_recipes_train_from_the_live_flame_version(celery_worker):
+def test_rm_and_opt_rm_variants_train_from_the_live_flame_version(celery_worker):
     project = demo_project_ensure(n_per_task=20)
     flame = _version_of(_run_to_end(project, "flame", steps=6))
     assert flame.parent is None and flame.status == AutoraterVersion.Status.PROMOTED
@@ -83,7 +83,7 @@ def test_rm_and_opt_rm_recipes_train_from_the_live_flame_version(celery_worker):
         assert set(probe.result["categories"]) == TASKS
         for name, category in probe.result["categories"].items():
             assert category["n"] == heldout[name] > 0 and len(category["curve"]) == 2
-    from training.tailpatch import tailpatch_weights
+    from training.variants.tailpatch_plan import tailpatch_weights
 
     weights = tailpatch_weights({probe.task_name: probe.result for probe in probes})
     assert opt.mixture_weights == pytest.approx(weights)

@@ -1,5 +1,5 @@
-"""How the jobs path configures FLAMe-RM and the FLAMe-Opt-RM tail-patch probes: steps, and
-what a probe is trained and measured on (no training here)."""
+"""How the retraining path configures FLAMe-RM and the FLAMe-Opt-RM tail-patch probes: steps
+and what a probe is trained and measured on (no training here)."""
 
 import pytest
 
@@ -7,9 +7,14 @@ from judging.demo_tasks import generate_demo_examples
 from judging.splits import content_key as key
 from judging.splits import is_heldout
 from training.config import TrainConfig
-from training.rm import DEFAULT_RM_STEPS
-from training.tailpatch import DEFAULT_PROBE_STEPS, split_heldout
-from webapp.retraining.recipes import PROBE_HELDOUT_PERCENT, probe_config, probe_examples, rm_config
+from training.variants.rm import DEFAULT_RM_STEPS
+from training.variants.tailpatch import DEFAULT_PROBE_STEPS, split_heldout
+from webapp.retraining.variants import (
+    PROBE_HELDOUT_PERCENT,
+    probe_config,
+    probe_examples,
+    rm_config,
+)
 
 
 def test_probes_measure_the_projects_heldout_labels_and_never_train_on_them():

@@ -36,7 +36,7 @@ def _version(project, number, status):
 def test_settings_reject_unknown_tasks_and_bad_config(client, project):
     admin = _client(client, "admin")
     url = reverse("training-settings", args=[project.slug])
-    base = {"recipe": "flame", "gate_agreement_tolerance": "0", "gate_bias_tolerance": "0.05"}
+    base = {"variant": "flame", "gate_agreement_tolerance": "0", "gate_bias_tolerance": "0.05"}
     bad = admin.post(url, {**base, "mixture_weights": '{"nope": 1}', "config_overrides": "{}"})
     assert bad.status_code == 400 and "Unknown task" in bad.content.decode()
     bad = admin.post(url, {**base, "mixture_weights": "{}", "config_overrides": '{"stepz": 1}'})
@@ -45,21 +45,21 @@ def test_settings_reject_unknown_tasks_and_bad_config(client, project):
         url,
         {
             **base,
-            "recipe": "opt-rm",
+            "variant": "opt-rm",
             "mixture_weights": '{"demo_arithmetic": 2}',
             "config_overrides": '{"steps": 50}',
         },
     )
     assert good.status_code == 200
     saved = TrainingSettings.objects.get(project=project)
-    assert saved.recipe == "opt-rm" and saved.mixture_weights == {"demo_arithmetic": 2}
+    assert saved.variant == "opt-rm" and saved.mixture_weights == {"demo_arithmetic": 2}
 
 
-def test_unknown_recipe_is_a_clear_error(client, project):
+def test_unknown_variant_is_a_clear_error(client, project):
     response = _client(client, "admin").post(
-        reverse("retrain", args=[project.slug]), {"recipe": "x"}
+        reverse("retrain", args=[project.slug]), {"variant": "x"}
     )
-    assert response.status_code == 400 and "recipe" in response.content.decode()
+    assert response.status_code == 400 and "variant" in response.content.decode()
     assert not TrainingRun.objects.exists()
 
 

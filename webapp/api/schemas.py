@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from ninja import Field, Schema
 
+from webapp.retraining.models import TrainingRun
+
 
 class ErrorDetail(Schema):
     status: int
@@ -154,7 +156,7 @@ class JobOut(Schema):
     project: str
     status: str
     trigger: str
-    phase: str
+    phase: TrainingRun.Phase | Literal[""] = Field(description="Where a running run is.")
     step: int
     total_steps: int
     last_loss: float | None = None

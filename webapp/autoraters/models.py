@@ -30,8 +30,9 @@ class AutoraterVersion(TimeStampedModel):
     promoted_at = models.DateTimeField(null=True, blank=True)
     # The evaluation report (report.json and its pictures) on the held-out items.
     report_dir = models.CharField(max_length=500, blank=True)
-    # Lineage: the recipe and the task sampling weights it was trained with.
-    recipe = models.CharField(max_length=20, blank=True)
+    # Lineage: the training variant (jobs.Variant) and the task sampling weights it was trained
+    # with.
+    variant = models.CharField(max_length=20, blank=True)
     mixture_weights = models.JSONField(default=dict, blank=True)
     # The promotion gate's decision against the live version: {"passed": bool, "checks": [...]}.
     gate = models.JSONField(default=dict, blank=True)

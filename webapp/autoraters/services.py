@@ -32,7 +32,7 @@ def version_register(
     metrics: dict,
     incumbent_metrics: dict,
     parent: AutoraterVersion | None,
-    recipe: str = "",
+    variant: str = "",
     mixture_weights: dict | None = None,
     gate: dict | None = None,
 ) -> AutoraterVersion:
@@ -55,7 +55,7 @@ def version_register(
             metrics=metrics,
             incumbent_metrics=incumbent_metrics,
             parent=parent,
-            recipe=recipe,
+            variant=variant,
             mixture_weights=mixture_weights or {},
             gate=gate or {},
         )

@@ -49,7 +49,9 @@ urlpatterns = [
         retraining_views.training_settings_update,
         name="training-settings",
     ),
-    path("p/<slug:slug>/rollback/", retraining_views.version_rollback_view, name="version-rollback"),
+    path(
+        "p/<slug:slug>/rollback/", retraining_views.version_rollback_view, name="version-rollback"
+    ),
     path(
         "versions/<int:version_id>/promote/",
         retraining_views.version_promote_view,

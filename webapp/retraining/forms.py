@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from django import forms
 
-from webapp.retraining.models import Recipe, TrainingSettings
+from webapp.retraining.models import TrainingSettings, Variant
 
 
 class RetrainForm(forms.Form):
-    recipe = forms.ChoiceField(choices=Recipe.choices, required=False)
+    variant = forms.ChoiceField(choices=Variant.choices, required=False)
 
 
 class TrainingSettingsForm(forms.ModelForm):
     class Meta:
         model = TrainingSettings
         fields = [
-            "recipe",
+            "variant",
             "mixture_weights",
             "config_overrides",
             "gate_agreement_tolerance",

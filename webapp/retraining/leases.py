@@ -73,7 +73,7 @@ def run_claim(run_id: int, *, resume_token: str | None = None) -> TrainingRun | 
             run.status = TrainingRun.Status.RUNNING
             run.started_at = now
             run.attempts = 1
-            run.phase = "snapshot"
+            run.phase = TrainingRun.Phase.SNAPSHOT
         elif run.status == TrainingRun.Status.RUNNING:
             if resume_token and resume_token == run.lease_token:
                 run.retries += 1  # our own continuation (transient error, tail-patch fan-in)

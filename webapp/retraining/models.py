@@ -1,5 +1,8 @@
 """Training runs: a state machine moved under a row lock (queued -> running -> done), the
-per-project training settings (recipe, mixture weights, promotion gate) and tail-patch probes."""
+per-project training settings (variant, mixture weights, promotion gate) and tail-patch probes.
+
+"Variant" is the training algorithm (FLAMe, FLAMe-RM, FLAMe-Opt-RM); "recipe" means only the
+public-data pipeline in training/recipes/."""
 
 from django.conf import settings
 from django.db import models
@@ -7,7 +10,9 @@ from django.db import models
 from webapp.common.models import TimeStampedModel
 
 
-class Recipe(models.TextChoices):
+class Variant(models.TextChoices):
+    """The training algorithm of a run."""
+
     # FLAMe: multitask training on the mixture (built-in tasks + the project's human labels).
     FLAME = "flame", "FLAMe"
     # FLAMe-RM: the live version (or a fresh FLAMe run) fine-tuned on the balanced RM mixture.
@@ -22,7 +27,7 @@ class TrainingSettings(TimeStampedModel):
     project = models.OneToOneField(
         "annotation.Project", on_delete=models.CASCADE, related_name="training_settings"
     )
-    recipe = models.CharField(max_length=20, choices=Recipe.choices, default=Recipe.FLAME)
+    variant = models.CharField(max_length=20, choices=Variant.choices, default=Variant.FLAME)
     # Task name -> sampling weight (renormalised); empty: examples-proportional with a cap.
     mixture_weights = models.JSONField(default=dict, blank=True)
     # TrainConfig fields overriding the preset for this project's runs, e.g. {"steps": 500}.
@@ -50,6 +55,22 @@ class TrainingRun(TimeStampedModel):
         SCHEDULE = "schedule"
         BOOTSTRAP = "bootstrap"
 
+    class Phase(models.TextChoices):
+        """Where a running run is, in order ("" while queued). The labels are the values."""
+
+        SNAPSHOT = "snapshot", "snapshot"
+        # FLAMe-RM / FLAMe-Opt-RM without a live version: a FLAMe model trained first.
+        TRAINING_BASE = "training base", "training base"
+        # FLAMe-Opt-RM: the per-task probes, fanned out as a Celery group.
+        TAILPATCH_PROBES = "tail-patch probes", "tail-patch probes"
+        TRAINING = "training", "training"
+        EVALUATING = "evaluating", "evaluating"
+        REGISTERING = "registering", "registering"
+        REPORT = "report", "report"
+        PROMOTING = "promoting", "promoting"
+        DONE = "done", "done"
+        CANCELLED = "cancelled", "cancelled"
+
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     project = models.ForeignKey(
@@ -60,7 +81,7 @@ class TrainingRun(TimeStampedModel):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
-    recipe = models.CharField(max_length=20, choices=Recipe.choices, default=Recipe.FLAME)
+    variant = models.CharField(max_length=20, choices=Variant.choices, default=Variant.FLAME)
     preset = models.CharField(max_length=40)
     # Requested TrainConfig overrides (on top of the preset and the project's overrides).
     config_overrides = models.JSONField(default=dict, blank=True)
@@ -81,7 +102,7 @@ class TrainingRun(TimeStampedModel):
     snapshot_examples = models.PositiveIntegerField(default=0)
     # Every human label with an id up to this one is in the snapshot.
     labels_cutoff_id = models.BigIntegerField(default=0)
-    phase = models.CharField(max_length=40, blank=True)
+    phase = models.CharField(max_length=40, blank=True, choices=Phase.choices)
     error = models.TextField(blank=True)
     # Reliability: who holds the run (a lease renewed by a heartbeat), how often it started.
     cancel_requested = models.BooleanField(default=False)

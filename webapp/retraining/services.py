@@ -18,9 +18,9 @@ from webapp.annotation.models import Annotation, Item, Project
 from webapp.autoraters.models import AutoraterVersion
 from webapp.autoraters.selectors import version_promoted_for
 from webapp.autoraters.services import judgments_enqueue, version_promote, version_register
-from webapp.retraining import recipes
+from webapp.retraining import variants
 from webapp.retraining.leases import TRANSIENT_ERRORS, Heartbeat, db_reset, lease_expired, run_claim
-from webapp.retraining.models import Recipe, TailPatchProbe, TrainingRun, TrainingSettings
+from webapp.retraining.models import TailPatchProbe, TrainingRun, TrainingSettings, Variant
 from webapp.retraining.snapshots import (
     Snapshot,
     dataset_snapshot_export,
@@ -72,14 +72,14 @@ def training_run_request(
     project: Project,
     trigger: str,
     requested_by=None,
-    recipe: str | None = None,
+    variant: str | None = None,
     config_overrides: dict | None = None,
 ) -> TrainingRun:
     """Queue a retrain; if one is already queued or running, return that one instead."""
     project_settings = training_settings_for(project)
-    recipe = recipe or project_settings.recipe
-    if recipe not in Recipe.values:
-        raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(Recipe.values)}")
+    variant = variant or project_settings.variant
+    if variant not in Variant.values:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(Variant.values)}")
     config_overrides = dict(config_overrides or {})
     train_config_for(
         preset=settings.EMBER_TRAIN_PRESET,
@@ -95,7 +95,7 @@ def training_run_request(
             project=project,
             trigger=trigger,
             requested_by=requested_by,
-            recipe=recipe,
+            variant=variant,
             preset=settings.EMBER_TRAIN_PRESET,
             config_overrides=config_overrides,
             enqueued_at=timezone.now(),
@@ -134,7 +134,7 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
         if run.status == TrainingRun.Status.QUEUED:
             run.status = TrainingRun.Status.CANCELLED
             run.finished_at = timezone.now()
-            run.phase = "cancelled"
+            run.phase = TrainingRun.Phase.CANCELLED
         elif run.status == TrainingRun.Status.RUNNING:
             run.cancel_requested = True
         run.save()
@@ -184,11 +184,11 @@ def training_run_execute(*, run_id: int, resume_token: str | None = None) -> Tra
             db_reset()
             logger.warning("run %s: transient error, will retry: %s", run_id, error)
             raise TransientRunError(run_id, run.lease_token, error) from error
-        except (RunStopped, *recipes.cancelled_errors()) as error:
+        except (RunStopped, *variants.cancelled_errors()) as error:
             if heartbeat.lost or isinstance(error, LeaseLost):
                 logger.warning("run %s: lease lost; leaving the run to its new holder", run_id)
             else:
-                _run_finish(run, TrainingRun.Status.CANCELLED, phase="cancelled")
+                _run_finish(run, TrainingRun.Status.CANCELLED, phase=TrainingRun.Phase.CANCELLED)
         except Exception as error:  # noqa: BLE001 - any other failure ends the run, with its cause
             logger.exception("training run %s failed", run_id)
             _run_finish(run, TrainingRun.Status.FAILED, error=_error_text(error))
@@ -237,7 +237,7 @@ class _Progress:
 
 def _latest_state_step(state_dir: Path) -> int:
     """The newest saved training step in a run's state dir (0: none)."""
-    from training.train import STATE_STEPS_DIR
+    from training.loop.state import STATE_STEPS_DIR
 
     steps_dir = state_dir / STATE_STEPS_DIR
     if not steps_dir.is_dir():
@@ -279,7 +279,7 @@ def _checkpoint_done(directory: Path) -> bool:
 
 def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     from judging.inference import Judge
-    from training.train import load_snapshot
+    from training.loop.data import load_snapshot
 
     project = run.project
     root = settings.ARTIFACT_ROOT
@@ -307,22 +307,22 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     progress = _Progress(run, heartbeat, resumed)
     train_kwargs = {"on_progress": progress, "should_stop": heartbeat.should_stop}
 
-    if run.recipe in (Recipe.RM, Recipe.OPT_RM) and not _checkpoint_done(out_dir):
+    if run.variant in (Variant.RM, Variant.OPT_RM) and not _checkpoint_done(out_dir):
         base = _base_checkpoint(run, tasks, examples, config, state_dir / "base", train_kwargs)
-        if run.recipe == Recipe.OPT_RM:
+        if run.variant == Variant.OPT_RM:
             weights = _tailpatch_stage(run, base, tasks, examples, config)
             if weights is None:
                 return  # the probes are out as a Celery group; the last one resumes the run
             config = config.replace(mixture_weights=weights)
-            _run_update(run, config=config.to_dict(), phase="training")
-    if run.recipe == Recipe.RM:
+            _run_update(run, config=config.to_dict(), phase=TrainingRun.Phase.TRAINING)
+    if run.variant == Variant.RM:
         chosen = {**project_settings.config_overrides, **run.config_overrides}
-        config = recipes.rm_config(config, steps_chosen="steps" in chosen)
+        config = variants.rm_config(config, steps_chosen="steps" in chosen)
         _run_update(run, config=config.to_dict(), total_steps=config.steps)
     if not _checkpoint_done(out_dir):
-        _run_update(run, phase="training")
-        if run.recipe == Recipe.RM:
-            recipes.train_rm(
+        _run_update(run, phase=TrainingRun.Phase.TRAINING)
+        if run.variant == Variant.RM:
+            variants.train_rm(
                 Path(run.base_checkpoint),
                 tasks,
                 examples,
@@ -332,7 +332,7 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
                 **train_kwargs,
             )
         else:
-            recipes.train_flame(
+            variants.train_flame(
                 tasks, examples, config, out_dir, state_dir=state_dir, **train_kwargs
             )
     if heartbeat.should_stop():
@@ -345,12 +345,18 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     history = progress.history
     if not history or history[-1][0] != final_step:
         history = [list(point) for point in candidate.metadata.get("loss_history") or history]
-    _run_update(run, phase="evaluating", eta_seconds=0, step=final_step, loss_history=history)
+    _run_update(
+        run,
+        phase=TrainingRun.Phase.EVALUATING,
+        eta_seconds=0,
+        step=final_step,
+        loss_history=history,
+    )
     trained_weights = candidate.metadata.get("mixture_weights") or {}
     evaluation = _evaluate(run, project_settings, candidate, tasks)
     _run_update(
         run,
-        phase="registering",
+        phase=TrainingRun.Phase.REGISTERING,
         mixture_weights=trained_weights,
         metrics=evaluation["metrics"],
         gate=evaluation["gate"],
@@ -362,7 +368,7 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
         snapshot_hash=run.snapshot_hash,
         config={
             "train": config.to_dict(),
-            "recipe": run.recipe,
+            "variant": run.variant,
             "preset": run.preset,
             "base_checkpoint": run.base_checkpoint,
             "per_task_examples": candidate.metadata.get("examples_per_task", {}),
@@ -370,11 +376,11 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
         metrics=evaluation["metrics"],
         incumbent_metrics=evaluation["incumbent_metrics"],
         parent=evaluation["incumbent"],
-        recipe=run.recipe,
+        variant=run.variant,
         mixture_weights=trained_weights,
         gate=evaluation["gate"],
     )
-    _run_update(run, phase="report")
+    _run_update(run, phase=TrainingRun.Phase.REPORT)
     from evaluation.report import full_report, write_report
 
     report_dir = root / "reports" / f"{project.slug}-v{version.number}"
@@ -385,9 +391,9 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     version.report_dir = str(report_dir)
     version.save(update_fields=["report_dir", "updated_at"])
     if evaluation["gate"]["passed"]:
-        _run_update(run, phase="promoting")
+        _run_update(run, phase=TrainingRun.Phase.PROMOTING)
         version_promote(version=version)
-    _run_finish(run, TrainingRun.Status.SUCCEEDED, phase="done")
+    _run_finish(run, TrainingRun.Status.SUCCEEDED, phase=TrainingRun.Phase.DONE)
 
 
 def _evaluate(run, project_settings, candidate, tasks) -> dict:
@@ -436,8 +442,8 @@ def _base_checkpoint(run, tasks, examples, config, state_dir, train_kwargs) -> P
     else:
         base = settings.ARTIFACT_ROOT / "checkpoints" / f"{run.project.slug}-run{run.pk}-base"
         if not _checkpoint_done(base):
-            _run_update(run, phase="training base")
-            recipes.train_flame(tasks, examples, config, base, state_dir=state_dir, **train_kwargs)
+            _run_update(run, phase=TrainingRun.Phase.TRAINING_BASE)
+            variants.train_flame(tasks, examples, config, base, state_dir=state_dir, **train_kwargs)
     _run_update(run, base_checkpoint=str(base))
     run.base_checkpoint = str(base)
     return base
@@ -459,16 +465,16 @@ def _tailpatch_stage(run, base, tasks, examples, config) -> dict[str, float] | N
         raise RuntimeError(f"tail-patch probe for {failed[0].task_name} failed: {failed[0].error}")
     pending = [p for p in probes if p.status == TailPatchProbe.Status.QUEUED]
     if pending:
-        _run_update(run, phase="tail-patch probes")
+        _run_update(run, phase=TrainingRun.Phase.TAILPATCH_PROBES)
         group(tailpatch_probe_task.s(p.pk, run.lease_token) for p in pending).apply_async()
         return None
-    return recipes.tailpatch_weights({p.task_name: p.result for p in probes})
+    return variants.tailpatch_weights({p.task_name: p.result for p in probes})
 
 
 def tailpatch_probe_execute(*, probe_id: int, token: str) -> None:
     """One probe of the group; it keeps the run's lease alive, and the last one resumes it."""
     from training.config import TrainConfig
-    from training.train import load_snapshot
+    from training.loop.data import load_snapshot
 
     probe = TailPatchProbe.objects.select_related("run", "run__project").filter(pk=probe_id)
     probe = probe.first()
@@ -482,12 +488,12 @@ def tailpatch_probe_execute(*, probe_id: int, token: str) -> None:
             tasks = project_tasks(run.project)
             _, examples = load_snapshot(run.snapshot_path)
             work_dir = Path(run.state_dir) / "tailpatch" / probe.task_name
-            result = recipes.tailpatch_probe(
+            result = variants.tailpatch_probe(
                 Path(run.base_checkpoint),
                 probe.task_name,
                 tasks,
                 examples,
-                recipes.probe_config(TrainConfig.from_dict(run.config)),
+                variants.probe_config(TrainConfig.from_dict(run.config)),
                 work_dir,
                 heldout=heldout_examples(run.project),
             )

@@ -14,7 +14,11 @@ from webapp.autoraters.selectors import version_list_for
 from webapp.autoraters.services import version_promote, version_rollback
 from webapp.retraining.forms import RetrainForm, TrainingSettingsForm
 from webapp.retraining.models import TrainingRun
-from webapp.retraining.services import training_run_cancel, training_run_request, training_settings_for
+from webapp.retraining.services import (
+    training_run_cancel,
+    training_run_request,
+    training_settings_for,
+)
 
 
 def _page_context(project, **extra) -> dict:
@@ -24,7 +28,7 @@ def _page_context(project, **extra) -> dict:
         "versions": version_list_for(project.pk).select_related("parent"),
         "run": project.training_runs.first(),
         "runs": project.training_runs.all()[:10],
-        "retrain_form": RetrainForm(initial={"recipe": project_settings.recipe}),
+        "retrain_form": RetrainForm(initial={"variant": project_settings.variant}),
         "settings_form": TrainingSettingsForm(instance=project_settings),
         **extra,
     }
@@ -55,12 +59,14 @@ def retrain(request: HttpRequest, slug: str) -> HttpResponse:
                 project=project,
                 trigger=TrainingRun.Trigger.MANUAL,
                 requested_by=request.user,
-                recipe=form.cleaned_data["recipe"] or None,
+                variant=form.cleaned_data["variant"] or None,
             )
         except ValueError as exc:
             error = str(exc)
     context = {"project": project, "run": run, "request_error": error}
-    return render(request, "retraining/autorater.html#run-panel", context, status=400 if error else 200)
+    return render(
+        request, "retraining/autorater.html#run-panel", context, status=400 if error else 200
+    )
 
 
 @login_required
@@ -83,7 +89,9 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(TrainingRun.objects.select_related("project"), pk=run_id)
     project_for_admin(request.user, run.project.slug)
     run = training_run_cancel(run=run)
-    return render(request, "retraining/autorater.html#run-panel", {"project": run.project, "run": run})
+    return render(
+        request, "retraining/autorater.html#run-panel", {"project": run.project, "run": run}
+    )
 
 
 @login_required

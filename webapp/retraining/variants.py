@@ -1,7 +1,8 @@
-"""Train a candidate with the run's recipe: FLAMe, FLAMe-RM or FLAMe-Opt-RM (no Django here).
+"""Train a candidate with the run's variant: FLAMe, FLAMe-RM or FLAMe-Opt-RM (no Django here).
 
-The training functions come from training/ (train, rm.finetune_rm, tailpatch.*); optional
-keyword arguments (state_dir, should_stop) are passed only where the function takes them.
+The training functions come from training/ (loop.train, variants.rm.finetune_rm,
+variants.tailpatch.*); optional keyword arguments (state_dir, should_stop) are passed only where
+the function takes them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from judging.task_format import Example, Task
 from training.config import TrainConfig
 
 
-class RecipeUnavailable(RuntimeError):
+class VariantUnavailable(RuntimeError):
     pass
 
 
@@ -26,7 +27,7 @@ def _supported(fn: Callable, **optional: Any) -> dict[str, Any]:
 
 def cancelled_errors() -> tuple[type[BaseException], ...]:
     """The exceptions training raises when should_stop() asked it to stop."""
-    from training import train as train_module
+    from training import loop as train_module
 
     found = getattr(train_module, "TrainingCancelled", None)
     return (found,) if isinstance(found, type) else ()
@@ -42,7 +43,7 @@ def train_flame(
     should_stop=None,
     state_dir: Path | None = None,
 ) -> Path:
-    from training.train import train
+    from training.loop import train
 
     extra = _supported(train, state_dir=state_dir, should_stop=should_stop)
     return Path(
@@ -51,17 +52,18 @@ def train_flame(
 
 
 def rm_config(config: TrainConfig, *, steps_chosen: bool) -> TrainConfig:
-    """FLAMe-RM is a short fine-tune (training.rm.DEFAULT_RM_STEPS, the paper's 50 steps) unless
-    the project or the run chose its number of steps; never longer than the preset's."""
-    from training.rm import DEFAULT_RM_STEPS
+    """FLAMe-RM is a short fine-tune (training.variants.rm.DEFAULT_RM_STEPS, the paper's 50
+    steps) unless the project or the run chose its number of steps; never longer than the
+    preset's."""
+    from training.variants.rm import DEFAULT_RM_STEPS
 
     return config if steps_chosen else config.replace(steps=min(DEFAULT_RM_STEPS, config.steps))
 
 
 def probe_config(config: TrainConfig) -> TrainConfig:
-    """A tail-patch probe trains training.tailpatch.DEFAULT_PROBE_STEPS steps at most (the run's
-    steps are those of the final FLAMe-Opt-RM training)."""
-    from training.tailpatch import DEFAULT_PROBE_STEPS
+    """A tail-patch probe trains training.variants.tailpatch.DEFAULT_PROBE_STEPS steps at most
+    (the run's steps are those of the final FLAMe-Opt-RM training)."""
+    from training.variants.tailpatch import DEFAULT_PROBE_STEPS
 
     return config.replace(steps=min(DEFAULT_PROBE_STEPS, config.steps))
 
@@ -78,9 +80,9 @@ def train_rm(
     state_dir: Path | None = None,
 ) -> Path:
     try:
-        from training.rm import finetune_rm
+        from training.variants.rm import finetune_rm
     except ImportError as error:
-        raise RecipeUnavailable(f"FLAMe-RM is not available in this build: {error}") from error
+        raise VariantUnavailable(f"FLAMe-RM is not available in this build: {error}") from error
     extra = _supported(finetune_rm, should_stop=should_stop, state_dir=state_dir)
     result = finetune_rm(
         str(base_checkpoint), tasks, examples, config, out_dir, on_progress=on_progress, **extra
@@ -128,9 +130,9 @@ def tailpatch_probe(
 ) -> dict:
     """One task's probe, measured on `heldout` (the project's held-out labels)."""
     try:
-        from training.tailpatch import tailpatch_probe as probe
+        from training.variants.tailpatch import tailpatch_probe as probe
     except ImportError as error:
-        raise RecipeUnavailable(f"tail-patch probes are not available: {error}") from error
+        raise VariantUnavailable(f"tail-patch probes are not available: {error}") from error
     seen, targets = probe_examples(examples, heldout)
     return probe(
         str(base_checkpoint),
@@ -146,7 +148,7 @@ def tailpatch_probe(
 
 def tailpatch_weights(probe_results: Mapping[str, dict]) -> dict[str, float]:
     try:
-        from training.tailpatch import tailpatch_weights as weights
+        from training.variants.tailpatch_plan import tailpatch_weights as weights
     except ImportError as error:
-        raise RecipeUnavailable(f"tail-patch weights are not available: {error}") from error
+        raise VariantUnavailable(f"tail-patch weights are not available: {error}") from error
     return {name: float(w) for name, w in weights(dict(probe_results)).items()}
