@@ -9,6 +9,11 @@ carries CoBBLEr's random-judge baseline.
 Slots: a verdict's `order_probabilities["ab"]` is the order as given (A shown first);
 `order_probabilities["ba"]` is the swapped order mapped back to the original A/B frame, so there
 "B" means the judge picked the response shown first.
+
+The module stays whole (about 450 lines, over the ~400 guideline): every probe is a short
+transform plus a scoring rule and a random baseline, and they and the count-based versions the
+insights dashboard uses (`*_from_counts`) share one set of definitions (slots, proportions of
+all comparisons), which read and are checked best side by side.
 """
 
 from __future__ import annotations
