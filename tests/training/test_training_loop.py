@@ -16,7 +16,7 @@ from judging.task_format import Task, TaskType, write_jsonl
 from judging.tokenizer import JudgeTokenizer
 from training import __main__ as training_cli
 from training import parallel
-from training.config import TrainConfig
+from training.config import PRESETS, TrainConfig, parse_set
 from training.loop import train
 from training.loop.batch import Batch, place_batch
 from training.loop.data import BatchSource, encode_examples
@@ -229,3 +229,33 @@ def test_cli_train_options(tmp_path, capsys):
     assert (state / "tokenizer.json").exists() and (state / "steps" / "1").is_dir()
     metadata = load_checkpoint(tmp_path / "m").metadata
     assert metadata["train_config"]["grad_accum_steps"] == 2
+
+
+def test_one_set_parser_for_every_command(tmp_path, capsys):
+    items = ["steps=3", "dtype=bfloat16", 'model_overrides={"n_layers": 2}', "fsdp=true"]
+    expected = {"steps": 3, "dtype": "bfloat16", "model_overrides": {"n_layers": 2}, "fsdp": True}
+    assert parse_set(items) == expected  # VALUE is JSON, else a string
+    with pytest.raises(ValueError, match="'stepz' is not a TrainConfig field"):
+        parse_set(["stepz=3"])
+    data = tmp_path / "snapshot.jsonl"
+    write_jsonl(data, DEMO_TASKS, generate_demo_examples(5, seed=2))
+    out = str(tmp_path / "out")
+    for argv in (
+        ["train", "--data", str(data), "--out", out],
+        ["recipe", "default", "--out", out],
+        ["rm", "--base", out, "--data", str(data), "--out", out],
+        ["tailpatch", "--base", out, "--data", str(data), "--out", out],
+        ["self-taught", "--seed", out, "--data", str(data), "--out", out],
+    ):
+        assert training_cli.main([*argv, "--set", "stepz=3"]) == 2, argv
+        assert "'stepz' is not a TrainConfig field" in capsys.readouterr().err, argv
+
+
+def test_presets_are_typed_configs():
+    assert set(TrainConfig.presets()) == set(PRESETS) >= {"demo", "smoke", "flame"}
+    assert all(isinstance(config, TrainConfig) for config in PRESETS.values())
+    demo = TrainConfig.preset("demo", steps=7)
+    assert demo == PRESETS["demo"].replace(steps=7)
+    assert demo.model_overrides is not PRESETS["demo"].model_overrides  # no shared dicts
+    with pytest.raises(ValueError, match="unknown preset"):
+        TrainConfig.preset("nope")
