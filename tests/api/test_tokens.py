@@ -9,8 +9,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from webapp.api.models import ApiToken, AuditLog
+from webapp.api.models import ApiToken
 from webapp.api.services import token_authenticate, token_create, token_revoke
+from webapp.audit.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

@@ -17,6 +17,7 @@ from webapp.annotation.services import (
     annotation_submit,
     assignment_claim_next,
     items_create,
+    project_save,
 )
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 from webapp.autoraters.services import judge_items
@@ -125,7 +126,7 @@ def test_a_label_closes_the_item_and_a_higher_k_reopens_it(project, rater):
     assert item.pk not in _claim_all(project, other)
 
     project.raters_per_item = 3
-    project.save()
+    project_save(project=project)
     item.refresh_from_db()
     assert item.is_open
     third = get_user_model().objects.create_user("rater4", password="pw")

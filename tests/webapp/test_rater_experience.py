@@ -171,7 +171,7 @@ def test_adjudication_sets_the_gold_label_and_keeps_every_label(project, users):
     annotation_submit(item=item, annotator=users[0], label="safe", submission_key="a")
     annotation_submit(item=item, annotator=users[1], label="unsafe", submission_key="b")
     assert list(items_needing_adjudication(project)) == [item]
-    item_adjudicate(item=item, adjudicator=users[2], label="unsafe")
+    item_adjudicate(item=item, actor=users[2], label="unsafe")
     item.refresh_from_db()
     assert item.gold_label == "unsafe" and item.adjudicated_by == users[2]
     assert list(items_needing_adjudication(project)) == []

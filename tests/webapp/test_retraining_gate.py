@@ -4,6 +4,7 @@ version stays live, and the refused version is registered with its lineage and t
 import pytest
 
 from webapp.annotation.demo import demo_project_ensure
+from webapp.audit.models import AuditLog
 from webapp.autoraters.models import AutoraterVersion
 from webapp.retraining.models import TrainingRun
 from webapp.retraining.services import training_run_execute, training_run_request
@@ -47,3 +48,6 @@ def test_gate_refuses_a_deliberately_worse_version(settings):
     assert set(v2.mixture_weights) == {"demo_arithmetic", "demo_keyword"}
     v1.refresh_from_db()
     assert v1.status == "promoted"
+    # The gate's promotion of v1 is audited as the system's (no user); v2's refusal is not.
+    promoted = AuditLog.objects.filter(action="version.promote")
+    assert [(row.object_id, row.username) for row in promoted] == [(str(v1.pk), "")]

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
+from webapp.annotation.services import project_save
 
 
 @admin.register(Project)
@@ -8,6 +9,9 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "raters_per_item", "routing")
     list_filter = ("routing",)
     filter_horizontal = ("raters",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        project_save(project=obj)  # a new raters_per_item reopens or closes items
 
 
 @admin.register(TaskDefinition)

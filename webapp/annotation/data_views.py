@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from judging.task_format import FormatError
 from webapp.annotation.access import project_for_admin
 from webapp.annotation.transfer import EXPORTERS, examples_import
+from webapp.audit.services import Via
 
 SUFFIX = {"jsonl": ".jsonl", "pairs": ".pairs.jsonl", "csv": ".csv"}
 
@@ -48,7 +49,11 @@ def data_import(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 heldout = int(request.POST.get("heldout_percent") or 0)
                 result = examples_import(
-                    project=project, path=path, heldout_percent=max(0, min(heldout, 100))
+                    project=project,
+                    path=path,
+                    heldout_percent=max(0, min(heldout, 100)),
+                    actor=request.user,
+                    via=Via.of(request),
                 )
                 context["result"] = result
                 context["per_task"] = sorted(result.per_task.items())

@@ -32,22 +32,6 @@ class Project(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
-    @classmethod
-    def from_db(cls, db, field_names, values, **kwargs):
-        project = super().from_db(db, field_names, values, **kwargs)
-        project._loaded_raters_per_item = project.__dict__.get("raters_per_item")
-        return project
-
-    def save(self, *args, **kwargs) -> None:
-        super().save(*args, **kwargs)
-        loaded = getattr(self, "_loaded_raters_per_item", self.raters_per_item)
-        if loaded != self.raters_per_item:
-            # k changed: which items still need labels changes with it.
-            k = self.raters_per_item
-            self.items.filter(is_open=True, label_count__gte=k).update(is_open=False)
-            self.items.filter(is_open=False, label_count__lt=k).update(is_open=True)
-        self._loaded_raters_per_item = self.raters_per_item
-
 
 class TaskDefinition(TimeStampedModel):
     """A project's rubric: one FLAMe task (judging.task_format.Task)."""

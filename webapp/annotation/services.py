@@ -1,4 +1,4 @@
-"""Writes for annotation: items, claims and human labels."""
+"""Writes for annotation: projects, items, claims, human labels and adjudication."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from webapp.annotation import queue_sql
 from webapp.annotation.models import Annotation, Assignment, Item, Project, Skip, TaskDefinition
 from webapp.annotation.queue_sql import excluded_params
 from webapp.annotation.selectors import item_count_key, item_of_project
+from webapp.audit.services import Via, audit_record
 
 LABEL_NOT_IN_TASK = "Label {label!r} is not one of this task's labels {labels}."
 LABEL_EMPTY = "Write an answer before submitting."
@@ -34,6 +35,46 @@ CONFIDENCE_RANGE = "Confidence must be 1, 2 or 3."
 SUBMISSION_KEY_REUSED = "This submission key was already used for another item or rater."
 NOTHING_TO_REVISE = "There is no label of yours on this item to change."
 UNKNOWN_TAG = "Unknown disagreement tag {tag!r}."
+
+
+def project_create(
+    *,
+    name: str,
+    slug: str,
+    description: str = "",
+    raters_per_item: int = 1,
+    actor=None,
+    via: Via | None = None,
+) -> Project:
+    """A new project. Audited as "project.create". IntegrityError when the slug is taken."""
+    with transaction.atomic():
+        project = Project.objects.create(
+            name=name, slug=slug, description=description, raters_per_item=raters_per_item
+        )
+        audit_record(
+            action="project.create", actor=actor, via=via, obj=project, summary={"slug": slug}
+        )
+    return project
+
+
+def project_save(*, project: Project) -> Project:
+    """Save a project (new or changed, e.g. from the admin). When its raters_per_item (k)
+    changes, which items still need labels changes with it: items reopen or close."""
+    with transaction.atomic():
+        stored = None
+        if project.pk is not None:
+            stored = (
+                Project.objects.select_for_update()
+                .filter(pk=project.pk)
+                .values_list("raters_per_item", flat=True)
+                .first()
+            )
+        project.save()
+        if stored is not None and stored != project.raters_per_item:
+            k = project.raters_per_item
+            project.items.filter(is_open=True, label_count__gte=k).update(is_open=False)
+            project.items.filter(is_open=False, label_count__lt=k).update(is_open=True)
+    return project
 
 
 def task_definition_upsert(*, project: Project, task: Task) -> TaskDefinition:
@@ -301,14 +342,23 @@ def annotation_tag_disagreement(*, annotation: Annotation, tag: str) -> Annotati
     return annotation
 
 
-def item_adjudicate(*, item: Item, adjudicator, label: str) -> Item:
-    """Settle a disagreement: the adjudicated label becomes the item's gold label. Every rater's
-    label stays, so the full distribution is kept for export."""
+def item_adjudicate(*, item: Item, actor, label: str, via: Via | None = None) -> Item:
+    """Settle a disagreement: the adjudicated label becomes the item's gold label (`actor`, the
+    analyst or admin, is recorded as its adjudicator). Every rater's label stays, so the full
+    distribution is kept for export. Audited as "item.adjudicate"."""
     label = label_validate(Task.from_dict(item.task.as_task_dict()), label)
     with transaction.atomic():
-        item = Item.objects.select_for_update().get(pk=item.pk)
+        item = Item.objects.select_for_update().select_related("project").get(pk=item.pk)
+        previous = item.gold_label
         item.gold_label = label
-        item.adjudicated_by = adjudicator
+        item.adjudicated_by = actor
         item.adjudicated_at = timezone.now()
         item.save(update_fields=["gold_label", "adjudicated_by", "adjudicated_at", "updated_at"])
+        audit_record(
+            action="item.adjudicate",
+            actor=actor,
+            via=via,
+            obj=item,
+            summary={"project": item.project.slug, "label": label, "previous": previous},
+        )
     return item

@@ -1,8 +1,9 @@
 """Import and export of interchange JSONL (and preference pairs, CSV) for a project.
 
 Import is atomic (one bad line rejects the whole file, naming file, line, field and reason),
-idempotent (an item already in the project, by content hash, is skipped) and streams the file
-in chunks written with bulk inserts.
+idempotent (an item already in the project, by content hash, is skipped), audited (one
+"items.create" row, from the data page, the API or the command alike) and streams the file in
+chunks written with bulk inserts.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from judging.task_format import (
 from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
 from webapp.annotation.selectors import item_count_key, task_of
 from webapp.annotation.services import item_build
+from webapp.audit.services import Via, audit_record
 
 CHUNK = 2000
 TASK_CONFLICT = (
@@ -73,9 +75,15 @@ def _definition_for(project: Project, task: Task, known: dict, where: str) -> Ta
 
 
 def examples_import(
-    *, project: Project, path: Path | str, heldout_percent: int = 0
+    *,
+    project: Project,
+    path: Path | str,
+    heldout_percent: int = 0,
+    actor=None,
+    via: Via | None = None,
 ) -> ImportResult:
-    """Import an interchange JSONL file into a project, all or nothing."""
+    """Import an interchange JSONL file into a project, all or nothing. Audited as
+    "items.create" (created, skipped and per-task counts)."""
     result = ImportResult()
     definitions: dict[str, TaskDefinition] = {}
     with transaction.atomic():
@@ -98,8 +106,19 @@ def examples_import(
                 chunk = []
         _insert(chunk)
         result.created = Item.objects.filter(project=project).count() - before
+        result.skipped = sum(result.per_task.values()) - result.created
+        audit_record(
+            action="items.create",
+            actor=actor,
+            via=via,
+            obj=project,
+            summary={
+                "created": result.created,
+                "skipped": result.skipped,
+                "per_task": dict(result.per_task),
+            },
+        )
         transaction.on_commit(lambda: cache.delete(item_count_key(project.pk)))
-    result.skipped = sum(result.per_task.values()) - result.created
     return result
 
 

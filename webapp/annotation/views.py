@@ -34,6 +34,7 @@ from webapp.annotation.services import (
     assignment_claim_next,
     item_adjudicate,
 )
+from webapp.audit.services import Via
 from webapp.autoraters.selectors import judgment_for, version_promoted_for
 
 PAIRWISE_KEYS = {"A": "a", "B": "b", "tie": "t"}
@@ -263,7 +264,10 @@ def adjudicate_item(request: HttpRequest, slug: str, item_id: int) -> HttpRespon
     if request.method == "POST":
         try:
             item = item_adjudicate(
-                item=item, adjudicator=request.user, label=request.POST.get("label", "")
+                item=item,
+                actor=request.user,
+                label=request.POST.get("label", ""),
+                via=Via.of(request),
             )
         except ValidationError as invalid:
             error = "; ".join(invalid.messages)

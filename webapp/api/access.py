@@ -17,7 +17,7 @@ from webapp.annotation.models import Project
 from webapp.annotation.selectors import user_can_adjudicate, user_is_admin
 from webapp.api.auth import require_scope
 from webapp.api.selectors import projects_for_api
-from webapp.api.services import audit_record
+from webapp.audit.services import Via, audit_record
 
 NOT_A_MEMBER = "You are not a rater, analyst or admin of this project."
 ANALYSTS_ONLY = "Only analysts and admins can read a project's data."
@@ -51,11 +51,6 @@ def project_admin(request: HttpRequest, slug: str, scope: str = "write") -> Proj
 
 
 def audit(request: HttpRequest, action: str, obj=None, **summary) -> None:
-    audit_record(
-        user=request.user,
-        token=getattr(request, "api_token", None),
-        action=action,
-        obj=obj,
-        summary=summary,
-        address=request.META.get("REMOTE_ADDR") or None,
-    )
+    """Audit an API-only action (judging). Changes made through a service (promote, start or
+    cancel a job, push items, create a project) are audited by the service itself."""
+    audit_record(actor=request.user, via=Via.of(request), action=action, obj=obj, summary=summary)

@@ -1,4 +1,4 @@
-"""API tokens (stored hashed, with scopes), the audit log of writes, and judge jobs."""
+"""API tokens (stored hashed, with scopes) and judge jobs (the audit log is webapp.audit)."""
 
 from django.conf import settings
 from django.db import models
@@ -38,28 +38,6 @@ class ApiToken(TimeStampedModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
-
-
-class AuditLog(models.Model):
-    """Who wrote what, when: one row per write through the API or the token page."""
-
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    username = models.CharField(max_length=150)
-    token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.SET_NULL)
-    action = models.CharField(max_length=60, db_index=True)
-    object_type = models.CharField(max_length=60)
-    object_id = models.CharField(max_length=100, blank=True)
-    summary = models.JSONField(default=dict)
-    address = models.GenericIPAddressField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object_id}"
 
 
 class JudgeJob(TimeStampedModel):

@@ -1,4 +1,4 @@
-"""Writes for the API: tokens (create, authenticate, revoke), the audit log, judge jobs."""
+"""Writes for the API: tokens (create, authenticate, revoke) and judge jobs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from webapp.annotation.models import Project
 from webapp.annotation.selectors import user_is_admin
-from webapp.api.models import ApiToken, AuditLog, JudgeJob
+from webapp.api.models import ApiToken, JudgeJob
+from webapp.audit.services import audit_record
 
 TOKEN_START = "ember"
 SCOPE_ORDER = ("read", "write", "admin")
@@ -55,7 +56,7 @@ def token_create(*, user, name: str, scopes: Sequence[str]) -> tuple[ApiToken, s
         token = ApiToken.objects.create(
             user=user, name=name[:100], prefix=prefix, token_hash=token_hash(secret), scopes=scopes
         )
-        audit_record(user=user, action="token.create", obj=token, summary={"scopes": scopes})
+        audit_record(actor=user, action="token.create", obj=token, summary={"scopes": scopes})
     return token, secret
 
 
@@ -83,24 +84,9 @@ def token_revoke(*, token: ApiToken, by) -> ApiToken:
             revoked_at=timezone.now()
         )
         if updated:
-            audit_record(user=by, action="token.revoke", obj=token, summary={"name": token.name})
+            audit_record(actor=by, action="token.revoke", obj=token, summary={"name": token.name})
     token.refresh_from_db()
     return token
-
-
-def audit_record(
-    *, user, action: str, obj=None, summary: dict | None = None, token=None, address=None
-) -> AuditLog:
-    return AuditLog.objects.create(
-        user=user if user is not None and user.is_authenticated else None,
-        username=getattr(user, "username", "") or "",
-        token=token,
-        action=action,
-        object_type=type(obj).__name__ if obj is not None else "",
-        object_id=str(getattr(obj, "pk", "") or "") if obj is not None else "",
-        summary=summary or {},
-        address=address,
-    )
 
 
 def judge_job_create(*, project: Project, version, item_ids: Sequence[int], user) -> JudgeJob:

@@ -1,4 +1,5 @@
-"""Writes for autoraters: versions, promotion, and judgments from the judge worker."""
+"""Writes for autoraters: versions, promotion and rollback (audited), and judgments from the
+judge worker."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 from webapp.annotation.models import Item, Project
 from webapp.annotation.routing import route_priorities_set
 from webapp.annotation.selectors import item_example, task_of
+from webapp.audit.services import Via, audit_record
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 from webapp.autoraters.selectors import version_promoted_for
 
@@ -61,25 +63,55 @@ def version_register(
         )
 
 
-def version_rollback(*, project: Project) -> AutoraterVersion:
-    """Put the version that was live before the current one back (by hand)."""
-    live = version_promoted_for(project.pk)
-    previous = (
-        AutoraterVersion.objects.filter(
-            project=project, status=AutoraterVersion.Status.RETIRED, promoted_at__isnull=False
+def version_rollback(*, project: Project, actor=None, via: Via | None = None) -> AutoraterVersion:
+    """Put the version that was live before the current one back (by hand). Audited as
+    "version.rollback"; ValueError when no version was live before."""
+    with transaction.atomic():
+        live = version_promoted_for(project.pk)
+        previous = (
+            AutoraterVersion.objects.filter(
+                project=project, status=AutoraterVersion.Status.RETIRED, promoted_at__isnull=False
+            )
+            .exclude(pk=getattr(live, "pk", None))
+            .order_by("-promoted_at")
+            .first()
         )
-        .exclude(pk=getattr(live, "pk", None))
-        .order_by("-promoted_at")
-        .first()
-    )
-    if previous is None:
-        raise ValueError("no earlier live version to roll back to")
-    return version_promote(version=previous)
+        if previous is None:
+            raise ValueError("no earlier live version to roll back to")
+        version = _promote(previous)
+        audit_record(
+            action="version.rollback",
+            actor=actor,
+            via=via,
+            obj=version,
+            summary={
+                "project": project.slug,
+                "number": version.number,
+                "from": live.number if live is not None else None,
+            },
+        )
+    return version
 
 
-def version_promote(*, version: AutoraterVersion) -> AutoraterVersion:
+def version_promote(
+    *, version: AutoraterVersion, actor=None, via: Via | None = None
+) -> AutoraterVersion:
     """Make this version the project's live autorater and have it re-judge every item (in
-    batches on the judge queue)."""
+    batches on the judge queue). Audited as "version.promote" (by hand, through the API, or by
+    the gate: actor None)."""
+    with transaction.atomic():
+        version = _promote(version)
+        audit_record(
+            action="version.promote",
+            actor=actor,
+            via=via,
+            obj=version,
+            summary={"project": version.project.slug, "number": version.number},
+        )
+    return version
+
+
+def _promote(version: AutoraterVersion) -> AutoraterVersion:
     with transaction.atomic():
         Project.objects.select_for_update().get(pk=version.project_id)
         version.refresh_from_db()

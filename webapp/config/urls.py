@@ -46,7 +46,7 @@ urlpatterns = [
     path("runs/<int:run_id>/cancel/", retraining_views.run_cancel, name="run-cancel"),
     path(
         "p/<slug:slug>/training-settings/",
-        retraining_views.training_settings_update,
+        retraining_views.training_settings_view,
         name="training-settings",
     ),
     path(

@@ -1,10 +1,13 @@
-"""Forms for the autorater admin: a retrain request and the project's training settings."""
+"""Forms for the autorater admin: a retrain request and the project's training settings. They
+validate; the services (training_run_request, training_settings_update) write."""
 
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from webapp.retraining.models import TrainingSettings, Variant
+from webapp.retraining.services import TRAINING_SETTINGS_FIELDS, train_config_for
 
 
 class RetrainForm(forms.Form):
@@ -14,13 +17,7 @@ class RetrainForm(forms.Form):
 class TrainingSettingsForm(forms.ModelForm):
     class Meta:
         model = TrainingSettings
-        fields = [
-            "variant",
-            "mixture_weights",
-            "config_overrides",
-            "gate_agreement_tolerance",
-            "gate_bias_tolerance",
-        ]
+        fields = list(TRAINING_SETTINGS_FIELDS)
         help_texts = {
             "mixture_weights": 'Task name -> weight, e.g. {"demo_arithmetic": 2, "demo_length": 1}'
             "; {} for examples-proportional.",
@@ -45,10 +42,6 @@ class TrainingSettingsForm(forms.ModelForm):
         overrides = self.cleaned_data["config_overrides"] or {}
         if not isinstance(overrides, dict):
             raise forms.ValidationError("Give a JSON object of TrainConfig fields.")
-        from django.conf import settings
-
-        from webapp.retraining.services import train_config_for
-
         try:
             train_config_for(
                 preset=settings.EMBER_TRAIN_PRESET, project_overrides=overrides, run_overrides={}

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from webapp.annotation.models import Annotation, Item, Project
+from webapp.audit.services import Via, audit_record
 from webapp.autoraters.models import AutoraterVersion
 from webapp.autoraters.selectors import version_promoted_for
 from webapp.autoraters.services import judgments_enqueue, version_promote, version_register
@@ -56,6 +57,45 @@ def training_settings_for(project: Project) -> TrainingSettings:
     return found
 
 
+# What an admin may change in a project's training settings (the settings form's fields).
+TRAINING_SETTINGS_FIELDS = (
+    "variant",
+    "mixture_weights",
+    "config_overrides",
+    "gate_agreement_tolerance",
+    "gate_bias_tolerance",
+)
+
+
+def training_settings_update(
+    *, project: Project, values: dict, actor=None, via: Via | None = None
+) -> TrainingSettings:
+    """Save the project's training settings (values already validated, e.g. by the settings
+    form). Audited as "training_settings.update" with each changed field's [before, after]."""
+    unknown = set(values) - set(TRAINING_SETTINGS_FIELDS)
+    if unknown:
+        raise ValueError(f"not a training setting: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        training_settings_for(project)
+        found = TrainingSettings.objects.select_for_update().get(project=project)
+        changed = {
+            name: [getattr(found, name), value]
+            for name, value in values.items()
+            if getattr(found, name) != value
+        }
+        for name, value in values.items():
+            setattr(found, name, value)
+        found.save()
+        audit_record(
+            action="training_settings.update",
+            actor=actor,
+            via=via,
+            obj=found,
+            summary={"project": project.slug, "changed": changed},
+        )
+    return found
+
+
 def train_config_for(*, preset: str, project_overrides: dict, run_overrides: dict):
     """The TrainConfig of a run: preset < deployment overrides < project's < the run's."""
     from training.config import TrainConfig
@@ -71,11 +111,13 @@ def training_run_request(
     *,
     project: Project,
     trigger: str,
-    requested_by=None,
+    actor=None,
+    via: Via | None = None,
     variant: str | None = None,
     config_overrides: dict | None = None,
 ) -> TrainingRun:
-    """Queue a retrain; if one is already queued or running, return that one instead."""
+    """Queue a retrain; if one is already queued or running, return that one instead. Audited
+    as "job.start" either way (actor None: the beat's check or the first-autorater bootstrap)."""
     project_settings = training_settings_for(project)
     variant = variant or project_settings.variant
     if variant not in Variant.values:
@@ -88,19 +130,32 @@ def training_run_request(
     )
     with transaction.atomic():
         Project.objects.select_for_update().get(pk=project.pk)
-        active = project.training_runs.filter(status__in=TrainingRun.ACTIVE).first()
-        if active is not None:
-            return active
-        run = TrainingRun.objects.create(
-            project=project,
-            trigger=trigger,
-            requested_by=requested_by,
-            variant=variant,
-            preset=settings.EMBER_TRAIN_PRESET,
-            config_overrides=config_overrides,
-            enqueued_at=timezone.now(),
+        run = project.training_runs.filter(status__in=TrainingRun.ACTIVE).first()
+        created = run is None
+        if created:
+            run = TrainingRun.objects.create(
+                project=project,
+                trigger=trigger,
+                requested_by=actor,
+                variant=variant,
+                preset=settings.EMBER_TRAIN_PRESET,
+                config_overrides=config_overrides,
+                enqueued_at=timezone.now(),
+            )
+            run_id = run.pk
+            transaction.on_commit(lambda: run_enqueue(run_id))
+        audit_record(
+            action="job.start",
+            actor=actor,
+            via=via,
+            obj=run,
+            summary={
+                "project": project.slug,
+                "trigger": trigger,
+                "variant": run.variant,
+                "created": created,
+            },
         )
-        transaction.on_commit(lambda: run_enqueue(run.pk))
     return run
 
 
@@ -127,8 +182,9 @@ def training_run_bootstrap(*, project: Project) -> TrainingRun | None:
     return training_run_request(project=project, trigger=TrainingRun.Trigger.BOOTSTRAP)
 
 
-def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
-    """Queued: cancelled now. Running: the worker stops at its next step (keeping a checkpoint)."""
+def training_run_cancel(*, run: TrainingRun, actor=None, via: Via | None = None) -> TrainingRun:
+    """Queued: cancelled now. Running: the worker stops at its next step (keeping a checkpoint).
+    Audited as "job.cancel"."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if run.status == TrainingRun.Status.QUEUED:
@@ -138,6 +194,13 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
         elif run.status == TrainingRun.Status.RUNNING:
             run.cancel_requested = True
         run.save()
+        audit_record(
+            action="job.cancel",
+            actor=actor,
+            via=via,
+            obj=run,
+            summary={"project": run.project.slug, "status": run.status},
+        )
     return run
 
 

@@ -1,5 +1,6 @@
 """Admin screens for the autorater: versions and lineage, retraining with live progress,
-cancel, the gate's settings, promotion and rollback by hand."""
+cancel, the gate's settings, promotion and rollback by hand. Every change goes through a
+service, which also writes the audit log (the same services the API calls)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.annotation.access import project_for_admin
+from webapp.audit.services import Via
 from webapp.autoraters.models import AutoraterVersion
 from webapp.autoraters.selectors import version_list_for
 from webapp.autoraters.services import version_promote, version_rollback
@@ -18,6 +20,7 @@ from webapp.retraining.services import (
     training_run_cancel,
     training_run_request,
     training_settings_for,
+    training_settings_update,
 )
 
 
@@ -58,7 +61,8 @@ def retrain(request: HttpRequest, slug: str) -> HttpResponse:
             run = training_run_request(
                 project=project,
                 trigger=TrainingRun.Trigger.MANUAL,
-                requested_by=request.user,
+                actor=request.user,
+                via=Via.of(request),
                 variant=form.cleaned_data["variant"] or None,
             )
         except ValueError as exc:
@@ -88,7 +92,7 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(TrainingRun.objects.select_related("project"), pk=run_id)
     project_for_admin(request.user, run.project.slug)
-    run = training_run_cancel(run=run)
+    run = training_run_cancel(run=run, actor=request.user, via=Via.of(request))
     return render(
         request, "retraining/autorater.html#run-panel", {"project": run.project, "run": run}
     )
@@ -96,12 +100,15 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def training_settings_update(request: HttpRequest, slug: str) -> HttpResponse:
+def training_settings_view(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_admin(request.user, slug)
     form = TrainingSettingsForm(request.POST, instance=training_settings_for(project))
     saved = form.is_valid()
     if saved:
-        form.save()
+        values = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        training_settings_update(
+            project=project, values=values, actor=request.user, via=Via.of(request)
+        )
     return render(
         request,
         "retraining/autorater.html#settings",
@@ -115,7 +122,7 @@ def training_settings_update(request: HttpRequest, slug: str) -> HttpResponse:
 def version_promote_view(request: HttpRequest, version_id: int) -> HttpResponse:
     version = get_object_or_404(AutoraterVersion.objects.select_related("project"), pk=version_id)
     project = project_for_admin(request.user, version.project.slug)
-    version_promote(version=version)
+    version_promote(version=version, actor=request.user, via=Via.of(request))
     return render(request, "retraining/autorater.html#versions", _page_context(project))
 
 
@@ -124,7 +131,7 @@ def version_promote_view(request: HttpRequest, version_id: int) -> HttpResponse:
 def version_rollback_view(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_admin(request.user, slug)
     try:
-        version_rollback(project=project)
+        version_rollback(project=project, actor=request.user, via=Via.of(request))
         error = ""
     except ValueError as exc:
         error = str(exc)

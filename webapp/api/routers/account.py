@@ -8,9 +8,9 @@ from ninja import Field, Query, Router, Schema
 from webapp.annotation.selectors import user_can_adjudicate, user_is_admin
 from webapp.api.access import require_admin
 from webapp.api.auth import require_scope
-from webapp.api.models import AuditLog
 from webapp.api.pagination import Page, PageQuery, paginate
 from webapp.api.schemas import AuditOut, ErrorOut, MeOut
+from webapp.audit.models import AuditLog
 
 router = Router(tags=["account"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut}

@@ -13,10 +13,11 @@ from ninja import Field, Query, Router, Schema
 
 from webapp.annotation.models import Item
 from webapp.annotation.transfer import examples_import
-from webapp.api.access import audit, project_admin, project_data
+from webapp.api.access import project_admin, project_data
 from webapp.api.errors import ApiError
 from webapp.api.pagination import Page, PageQuery, paginate
 from webapp.api.schemas import ErrorOut, ImportOut, ItemOut, ItemsIn
+from webapp.audit.services import Via
 
 router = Router(tags=["items"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
@@ -130,18 +131,16 @@ def create_items(request: HttpRequest, slug: str):
             "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), "utf-8"
         )
         try:
-            result = examples_import(project=project, path=path, heldout_percent=heldout)
+            result = examples_import(
+                project=project,
+                path=path,
+                heldout_percent=heldout,
+                actor=request.user,
+                via=Via.of(request),
+            )
         except (ValueError, ValidationError) as error:  # FormatError is a ValueError
             message = "; ".join(error.messages) if isinstance(error, ValidationError) else error
             raise ApiError(
                 422, f"Nothing was imported. {message}".replace(f"{path}:", "line ")
             ) from error
-    audit(
-        request,
-        "items.create",
-        project,
-        created=result.created,
-        skipped=result.skipped,
-        per_task=dict(result.per_task),
-    )
     return {"created": result.created, "skipped": result.skipped, "per_task": result.per_task}

@@ -6,12 +6,13 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router, Status
 
-from webapp.api.access import audit, project_admin, project_data
+from webapp.api.access import project_admin, project_data
 from webapp.api.errors import ApiError
 from webapp.api.models import JudgeJob
 from webapp.api.pagination import Page, PageQuery, paginate
 from webapp.api.schemas import MAX_ID, ErrorOut, JobOut, JudgeJobOut
 from webapp.api.selectors import judge_job_progress
+from webapp.audit.services import Via
 from webapp.retraining.models import TrainingRun
 from webapp.retraining.services import training_run_cancel, training_run_request
 
@@ -35,9 +36,11 @@ def start_job(request: HttpRequest, slug: str):
     run is returned instead of a second one."""
     project = project_admin(request, slug)
     run = training_run_request(
-        project=project, trigger=TrainingRun.Trigger.MANUAL, requested_by=request.user
+        project=project,
+        trigger=TrainingRun.Trigger.MANUAL,
+        actor=request.user,
+        via=Via.of(request),
     )
-    audit(request, "job.start", run, project=project.slug)
     return Status(202, _runs().get(pk=run.pk))
 
 
@@ -55,8 +58,7 @@ def cancel_job(request: HttpRequest, job_id: int = Path(..., ge=1, le=MAX_ID)):
     project_admin(request, run.project.slug)
     if not run.is_active:
         raise ApiError(409, f"Run {run.pk} has already finished ({run.status}).")
-    training_run_cancel(run=run)
-    audit(request, "job.cancel", run, project=run.project.slug)
+    training_run_cancel(run=run, actor=request.user, via=Via.of(request))
     return _runs().get(pk=run.pk)
 
 

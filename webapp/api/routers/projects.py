@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import HttpRequest
 from django.utils.text import slugify
 from ninja import Query, Router, Status
 
-from webapp.annotation.models import Project
-from webapp.api.access import audit, project_visible, require_admin
+from webapp.annotation.services import project_create
+from webapp.api.access import project_visible, require_admin
 from webapp.api.auth import require_scope
 from webapp.api.errors import ApiError
 from webapp.api.pagination import Page, PageQuery, paginate
 from webapp.api.schemas import ErrorOut, ProjectIn, ProjectOut, TaskOut
 from webapp.api.selectors import projects_for_api
+from webapp.audit.services import Via
 
 router = Router(tags=["projects"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
@@ -34,14 +35,14 @@ def create_project(request: HttpRequest, body: ProjectIn):
     if not slug:
         raise ApiError(422, "The name gives an empty slug; pass a slug.")
     try:
-        with transaction.atomic():
-            project = Project.objects.create(
-                name=body.name,
-                slug=slug,
-                description=body.description,
-                raters_per_item=body.raters_per_item,
-            )
-            audit(request, "project.create", project, slug=slug)
+        project = project_create(
+            name=body.name,
+            slug=slug,
+            description=body.description,
+            raters_per_item=body.raters_per_item,
+            actor=request.user,
+            via=Via.of(request),
+        )
     except IntegrityError as error:
         raise ApiError(409, f"A project with slug {slug!r} already exists.") from error
     return Status(201, project)

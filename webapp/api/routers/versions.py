@@ -6,9 +6,10 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router
 
-from webapp.api.access import audit, project_admin, project_data
+from webapp.api.access import project_admin, project_data
 from webapp.api.pagination import Page, PageQuery, paginate
 from webapp.api.schemas import MAX_NUMBER, ErrorOut, VersionOut
+from webapp.audit.services import Via
 from webapp.autoraters.models import AutoraterVersion
 from webapp.autoraters.services import version_promote
 
@@ -27,6 +28,5 @@ def promote_version(request: HttpRequest, slug: str, number: int = Path(..., ge=
     """Make a version the live autorater (admins, admin scope); it then judges every item."""
     project = project_admin(request, slug, scope="admin")
     version = get_object_or_404(AutoraterVersion, project=project, number=number)
-    version = version_promote(version=version)
-    audit(request, "version.promote", version, project=project.slug, number=version.number)
+    version = version_promote(version=version, actor=request.user, via=Via.of(request))
     return version

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "webapp.common",
+    "webapp.audit",
     "webapp.annotation",
     "webapp.autoraters",
     "webapp.retraining",
