@@ -20,7 +20,7 @@ import json
 import sys
 
 from judging.task_format import FormatError
-from training.config import add_set_option, parse_set
+from training.config import TrainConfig, add_set_option, parse_set
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here so `--help` stays fast.
     from evaluation.evaluate import evaluate
     from judging.inference import Judge
-    from training.config import TrainConfig
     from training.loop import train
     from training.loop.data import load_snapshots
 
