@@ -127,7 +127,8 @@ PRESETS: dict[str, TrainConfig] = {
     "smoke": TrainConfig(
         steps=4, batch_size=8, learning_rate=1e-3, warmup_steps=1, log_every=2, max_len=256
     ),
-    # FLAMe's recipe (Vu et al. 2024): lr 1e-4, dropout 0.05, cap 2^16, with warm-up and decay.
+    # FLAMe's training configuration (Vu et al. 2024): lr 1e-4, dropout 0.05, cap 2^16, warm-up
+    # and decay.
     "flame": TrainConfig(
         steps=5000,
         batch_size=32,

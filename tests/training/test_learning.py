@@ -1,8 +1,8 @@
-"""THE learning test: the demo recipe learns both known-answer demo tasks on a CPU.
+"""THE learning test: the demo preset learns both known-answer demo tasks on a CPU.
 
 Held-out items have ids disjoint from the training items. Note that the demo task spaces are
 small (55 single-digit sums x near-miss distractors; 24 words x sentence templates), so
-held-out items often share content with training items: this shows the recipe learns the
+held-out items often share content with training items: this shows the training loop learns the
 tasks end to end (tokenizer, mixture, swap augmentation, loss, checkpoint, Judge), not
 generalisation to unseen kinds of question. The split is by content (either response order):
 a held-out arithmetic item asks a sum the model trained on, but with a distractor pairing it
