@@ -4,7 +4,7 @@ The two orders of a pairwise prompt (A then B, B then A) are identical up to the
 instructions, task description and context (often the longest part: an article to summarise, a
 conversation). Here that shared prefix runs through the model once, filling a key/value cache,
 and each order's suffix (the two responses and the EVALUATION line) runs over that cache. The
-scores equal the full forward's up to float rounding (tests/judging/test_judging_prefix.py).
+scores equal the full forward's up to float rounding (tests/judging/test_prefix.py).
 
 Whether it pays is decided per batch from padded token counts: sharing costs P + 2T token
 passes per pair (P, T: the bucketed prefix and suffix lengths) against 2L for two full prompts.

@@ -120,7 +120,7 @@ class TrainConfig:
 
 
 PRESETS: dict[str, TrainConfig] = {
-    # The app's first autorater and the learning test (tests/training/test_learning.py):
+    # The app's first autorater and the learning test (tests/training/loop/test_learning.py):
     # reaches >= 0.9 held-out accuracy on demo_arithmetic in a few CPU minutes on 2 cores.
     "demo": TrainConfig(steps=2000, batch_size=32, learning_rate=3e-3, warmup_steps=50),
     # A handful of steps for integration tests: finishes in seconds after jit.

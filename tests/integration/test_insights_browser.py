@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from tests.insights.conftest import build_world
 from tests.integration.conftest import login
+from tests.webapp.insights.conftest import build_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

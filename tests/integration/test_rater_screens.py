@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
+from tests.factories import classification_task, open_ended_task, pairwise_task, pointwise_task
 from tests.integration.conftest import login
 from webapp.annotation.models import Annotation, Item, Project, Skip
 from webapp.annotation.services import items_create, task_definition_upsert
@@ -14,50 +15,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 TASKS = {
-    "pairwise": Task(
-        name="pair",
-        type=TaskType.PAIRWISE,
-        title="Which is better?",
-        description="Pick the better response.",
-        context_fields=("conversation", RESPONSE_A, RESPONSE_B),
-        output_fields=("choice",),
-        labels=("A", "B", "tie"),
-    ),
-    "likert": Task(
-        name="likert",
-        type=TaskType.POINTWISE,
-        title="Rate fluency 1-5",
-        description="5 is perfect.",
-        context_fields=("text",),
-        output_fields=("score",),
-        labels=("1", "2", "3", "4", "5"),
-    ),
-    "scale": Task(
-        name="scale",
-        type=TaskType.POINTWISE,
-        title="Rate 0-100",
-        description="100 is perfect.",
-        context_fields=("text",),
-        output_fields=("score",),
-        scale=(0, 100),
-    ),
-    "classification": Task(
-        name="safety",
-        type=TaskType.CLASSIFICATION,
-        title="Is it safe?",
-        description="safe or unsafe",
-        context_fields=("text",),
-        output_fields=("answer",),
-        labels=("safe", "unsafe"),
-    ),
-    "open": Task(
-        name="critique",
-        type=TaskType.OPEN_ENDED,
-        title="Critique the response",
-        description="Say what is wrong.",
-        context_fields=("text",),
-        output_fields=("critique",),
-    ),
+    "pairwise": pairwise_task("pair", prompt_field="conversation"),
+    "likert": pointwise_task("likert"),
+    "scale": pointwise_task("scale", scale=(0, 100)),
+    "classification": classification_task("safety"),
+    "open": open_ended_task("critique"),
 }
 
 

@@ -45,7 +45,13 @@ def test_retrain_in_browser_shows_progress_lineage_and_cancel(live_server, celer
     assert version.metrics["n"] > 0 and version.gate["passed"]
     assert version.config["train"]["steps"] == run.total_steps
 
-    # A second run, cancelled from the page while it trains.
+    # A second run, cancelled from the page while it trains. It is given far more steps than
+    # it can finish in the test, so the cancel always lands during training (with the 120-step
+    # test setting a warm second run could finish before the click reached the worker).
+    settings_form = page.get_by_test_id("training-settings")
+    settings_form.locator("textarea[name=config_overrides]").fill('{"steps": 100000}')
+    settings_form.locator("button[type=submit]").click()
+    page.get_by_test_id("settings-saved").wait_for()
     page.get_by_test_id("retrain").click()
     wait_until(
         lambda: (

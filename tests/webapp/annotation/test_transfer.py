@@ -9,10 +9,10 @@ from judging.task_format import (
     Example,
     FormatError,
     Task,
-    TaskType,
     read_jsonl,
     write_jsonl,
 )
+from tests.factories import pairwise_task, pointwise_task
 from webapp.annotation.models import Item, Project
 from webapp.annotation.transfer import (
     examples_export_csv,
@@ -24,23 +24,18 @@ from webapp.annotation.transfer import (
 
 pytestmark = pytest.mark.django_db
 
-PAIRWISE = Task(
-    name="chat/preference",
-    type=TaskType.PAIRWISE,
+PAIRWISE = pairwise_task(
+    "chat/preference",
+    prompt_field="conversation",
     title="Which response is more helpful?",
     description="Answer A, B or tie.",
-    context_fields=("conversation", RESPONSE_A, RESPONSE_B),
-    output_fields=("choice",),
-    labels=("A", "B", "tie"),
 )
-POINTWISE = Task(
-    name="summary/quality",
-    type=TaskType.POINTWISE,
+POINTWISE = pointwise_task(
+    "summary/quality",
+    scale=(0, 100),
+    context_fields=("document", "summary"),
     title="Rate the summary",
     description="0 to 100.",
-    context_fields=("document", "summary"),
-    output_fields=("score",),
-    scale=(0, 100),
 )
 TURNS = [{"role": "user", "content": "Hi <b>there</b>"}, {"role": "assistant", "content": "Hello"}]
 
@@ -224,7 +219,7 @@ def test_real_dataset_export_then_reimport_is_lossless(dataset, tmp_path):
     from judging.converters import convert
     from judging.task_format import write_jsonl_atomic
 
-    folder = Path(__file__).resolve().parents[2].parent / "shared" / "data" / dataset
+    folder = Path(__file__).resolve().parents[3].parent / "shared" / "data" / dataset
     if not folder.exists():
         pytest.skip("../shared/data is not present")
     tasks, examples = convert(dataset, [folder])

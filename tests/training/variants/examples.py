@@ -11,26 +11,20 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
+from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task
+from tests.factories import classification_task, pairwise_task
 
-EASY = Task(
-    name="easy_fine",
-    type=TaskType.PAIRWISE,
+EASY = pairwise_task(
+    "easy_fine",
     title="Which response says the item is fine?",
     description="Answer 'A' if response A says the item is fine, 'B' if response B does.",
-    context_fields=("question", RESPONSE_A, RESPONSE_B),
-    output_fields=("choice",),
-    labels=("A", "B", "tie"),
 )
 FLIPPED = dataclasses.replace(EASY, name="easy_fine_flipped")
-VERDICT = Task(
-    name="item_verdict",
-    type=TaskType.CLASSIFICATION,
+VERDICT = classification_task(
+    "item_verdict",
+    labels=("yes", "no"),
     title="Does the text say the item is fine?",
     description="Answer 'yes' or 'no'.",
-    context_fields=("text",),
-    output_fields=("answer",),
-    labels=("yes", "no"),
 )
 TASKS = {task.name: task for task in (EASY, FLIPPED, VERDICT)}
 

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from judging.task_format import RESPONSE_A, RESPONSE_B
-from tests.api.conftest import ROLES
+from tests.webapp.api.conftest import ROLES
 
 pytestmark = pytest.mark.django_db
 

@@ -12,17 +12,10 @@ from evaluation.baselines import (
 from evaluation.bestofn import BestOfNGroup, evaluate_best_of_n, round_robin
 from evaluation.bias import run_bias_suite
 from evaluation.evaluate import evaluate
-from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
+from judging.task_format import RESPONSE_A, RESPONSE_B, Example
+from tests.factories import pairwise_task
 
-TASK = Task(
-    name="pref",
-    type=TaskType.PAIRWISE,
-    title="Which response is better?",
-    description="Answer A or B.",
-    context_fields=("question", RESPONSE_A, RESPONSE_B),
-    output_fields=("choice",),
-    labels=("A", "B", "tie"),
-)
+TASK = pairwise_task("pref", description="Answer A or B.")
 TASKS = {TASK.name: TASK}
 
 

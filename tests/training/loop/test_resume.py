@@ -20,7 +20,7 @@ from training.config import TrainConfig
 from training.loop import TrainingCancelled, train
 from training.loop.state import STATE_STEPS_DIR
 
-WORKER = Path(__file__).with_name("dist_worker.py")
+WORKER = Path(__file__).parents[1] / "dist_worker.py"
 TASKS = {t.name: t for t in DEMO_TASKS}
 TINY = {"n_layers": 1, "d_model": 32, "d_ff": 64}
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from judging.task_format import write_jsonl
-from tests.training.variants_data import EASY, FLIPPED, TASKS, easy_examples
+from tests.training.variants.examples import EASY, FLIPPED, TASKS, easy_examples
 from training import __main__ as training_cli
 from training.config import TrainConfig
 from training.loop import train

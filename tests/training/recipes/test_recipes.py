@@ -8,14 +8,13 @@ import dataclasses
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
 from judging.demo_tasks import KEYWORD, generate_demo_examples
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType, render_prompt
 from training.__main__ import main as cli
-from training.config import PRESETS, TrainConfig
+from training.config import TrainConfig
 from training.recipes.data import (
     DEFAULT_DATA,
     SELF_TAUGHT_PREFIX,
@@ -29,7 +28,7 @@ from training.recipes.data import (
 )
 from training.recipes.evaluation import _is_human
 from training.recipes.model_card import REPO_ROOT, git_commit
-from training.recipes.profiles import PROFILES, Profile
+from training.recipes.profiles import Profile
 from training.recipes.run import build_data, check_disjoint, run_recipe
 
 DATA = DEFAULT_DATA
@@ -271,17 +270,6 @@ def test_unknown_source_and_profile_are_clear_errors(tmp_path, capsys):
     code = cli(["recipe", "default", "--out", str(tmp_path), "--source", "usr-topical-chat"])
     assert code == 2
     assert "permissively licensed" in capsys.readouterr().err
-
-
-def test_profiles_exist_with_budgets():
-    assert {"quick", "default", "accelerator"} <= set(PROFILES)
-    # A profile's training config is a preset with typed overrides.
-    assert all(isinstance(profile.train, TrainConfig) for profile in PROFILES.values())
-    accelerator = PROFILES["accelerator"].train
-    assert (accelerator.model_size, accelerator.dropout) == ("small", PRESETS["flame"].dropout)
-    assert PROFILES["default"].budget_minutes <= 60
-    assert PROFILES["accelerator"].budget_minutes <= 30
-    assert Path(DEFAULT_DATA).name == "data"
 
 
 def test_git_commit_is_unknown_without_git_or_a_repository(tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ from flax import nnx
 from judging.checkpoint import load_checkpoint
 from judging.model import Decoder
 from judging.task_format import write_jsonl
-from tests.training.variants_data import (
+from tests.training.variants.examples import (
     EASY,
     FLIPPED,
     TASKS,

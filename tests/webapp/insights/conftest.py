@@ -11,27 +11,14 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
+from tests.factories import classification_task, pairwise_task
 from webapp.annotation.models import Annotation, Item, Project
 from webapp.annotation.services import items_create, task_definition_upsert
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 
-PAIRWISE = Task(
-    name="pairs",
-    type=TaskType.PAIRWISE,
-    title="Which response is better?",
-    description="Pick the better response.",
-    context_fields=("question", RESPONSE_A, RESPONSE_B),
-    output_fields=("choice",),
-    labels=("A", "B", "tie"),
-)
-TOPIC = Task(
-    name="topic",
-    type=TaskType.CLASSIFICATION,
-    title="Is the text on topic?",
-    description="Answer yes or no.",
-    context_fields=("text",),
-    output_fields=("answer",),
-    labels=("yes", "no"),
+PAIRWISE = pairwise_task("pairs")
+TOPIC = classification_task(
+    "topic", labels=("yes", "no"), title="Is the text on topic?", description="Answer yes or no."
 )
 CATEGORIES = ("math", "chat", "code")
 

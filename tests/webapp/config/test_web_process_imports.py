@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # Imports everything a web process imports to serve pages and the API: the WSGI application,
 # the URL conf, every module a URL resolves to, and every views/selectors/tasks module.

@@ -4,7 +4,8 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from judging.task_format import Example, Task, TaskType
+from judging.task_format import Example
+from tests.factories import classification_task, open_ended_task, pointwise_task
 from webapp.annotation.models import Annotation, Item, Project, Skip
 from webapp.annotation.selectors import items_needing_adjudication, rater_gold_accuracy
 from webapp.annotation.services import (
@@ -20,41 +21,10 @@ from webapp.annotation.transfer import project_examples
 
 pytestmark = pytest.mark.django_db
 
-SCALE = Task(
-    name="quality",
-    type=TaskType.POINTWISE,
-    title="Rate",
-    description="0-10",
-    context_fields=("text",),
-    output_fields=("score",),
-    scale=(0, 10),
-)
-LIKERT = Task(
-    name="likert",
-    type=TaskType.POINTWISE,
-    title="Rate",
-    description="1-5",
-    context_fields=("text",),
-    output_fields=("score",),
-    labels=("1", "2", "3", "4", "5"),
-)
-SAFETY = Task(
-    name="safety",
-    type=TaskType.CLASSIFICATION,
-    title="Safe?",
-    description="..",
-    context_fields=("text",),
-    output_fields=("answer",),
-    labels=("safe", "unsafe"),
-)
-CRITIQUE = Task(
-    name="critique",
-    type=TaskType.OPEN_ENDED,
-    title="Critique",
-    description="..",
-    context_fields=("text",),
-    output_fields=("critique",),
-)
+SCALE = pointwise_task("quality", scale=(0, 10))
+LIKERT = pointwise_task("likert")
+SAFETY = classification_task("safety")
+CRITIQUE = open_ended_task("critique")
 
 
 @pytest.fixture

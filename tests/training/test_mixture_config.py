@@ -65,7 +65,6 @@ def test_swap_augmentation():
 def test_train_config_presets_and_round_trip():
     demo = TrainConfig.preset("demo")
     assert TrainConfig.from_dict(demo.to_dict()) == demo
-    assert TrainConfig.preset("smoke").steps < 20
     assert TrainConfig.preset("demo", steps=7).steps == 7
     with pytest.raises(ValueError, match="unknown preset"):
         TrainConfig.preset("nope")

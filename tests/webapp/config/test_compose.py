@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+COMPOSE = Path(__file__).resolve().parents[3] / "docker-compose.yml"
 
 
 def _queues(command: str) -> set[str]:
