@@ -174,9 +174,9 @@ def run_recipe(
     from training.loop.data import corpus_tokenizer
 
     started, cpu_started = time.monotonic(), time.process_time()
-    prof = PROFILES[profile] if isinstance(profile, str) else profile
     if isinstance(profile, str) and profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {sorted(PROFILES)}")
+    prof = PROFILES[profile] if isinstance(profile, str) else profile
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = build_data(recipe, Path(data_root), prof, seed, sources, log)

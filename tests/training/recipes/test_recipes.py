@@ -297,3 +297,8 @@ def test_tie_pairs_only_for_tasks_with_a_tie_label():
     }
     _, without = self_taught_examples(tasks, examples, per_task=10, top_k=3, seed=0)
     assert not any(p.label == "tie" for p in without)
+
+
+def test_an_unknown_profile_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match="unknown profile 'nope'"):
+        run_recipe("default", tmp_path, profile="nope")
