@@ -46,16 +46,26 @@ def builtin_examples(project: Project) -> list[Example]:
 
 
 def training_examples(project: Project, labels_cutoff_id: int) -> list[Example]:
-    """Built-in known-answer data, train-split items with a known answer, and every human
-    label on train-split items."""
+    """Built-in known-answer data, train-split items with a known answer, and every current
+    human label on train-split items that nobody adjudicated.
+
+    An adjudicated item (`Item.adjudicated_at` set by `item_adjudicate`, which also makes the
+    chosen label its `gold_label`) gives exactly one example: the adjudicated label, with
+    provenance source "adjudicated". None of its raters' labels are trained on: the overruled
+    ones are wrong by the analyst's decision, and the agreeing ones are folded into that one
+    example rather than kept beside it. Keeping them would weight a settled item by how many
+    raters happened to side with the adjudicator (and count the adjudicated label twice), so a
+    contested item would pull harder on the mixture than its single, settled answer warrants."""
     examples: list[Example] = builtin_examples(project)
     items = Item.objects.filter(project=project, split=Item.Split.TRAIN).select_related("task")
     for item in items.exclude(gold_label="").order_by("pk").iterator():
-        examples.append(item_example(item, provenance={"source": "gold", "item": item.pk}))
+        source = "gold" if item.adjudicated_at is None else "adjudicated"
+        examples.append(item_example(item, provenance={"source": source, "item": item.pk}))
     labels = (
         Annotation.objects.filter(
             item__project=project,
             item__split=Item.Split.TRAIN,
+            item__adjudicated_at__isnull=True,
             pk__lte=labels_cutoff_id,
             is_current=True,
         )
@@ -79,7 +89,8 @@ def training_examples(project: Project, labels_cutoff_id: int) -> list[Example]:
 
 
 def heldout_examples(project: Project) -> list[Example]:
-    """Held-out items with a label: the known answer, else the humans' majority label."""
+    """Held-out items with a label: the known answer (an adjudicated item's is the adjudicated
+    label), else the humans' majority label."""
     examples = []
     items = (
         Item.objects.filter(project=project, split=Item.Split.HELDOUT)
