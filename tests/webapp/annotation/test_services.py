@@ -264,4 +264,7 @@ def test_judging_with_the_live_autorater_writes_route_priorities(project, tmp_pa
             valid=judgment.valid,
         )
         assert judgment.item.route_priority == pytest.approx(expected)
-        assert judgment.item.route_priority >= 0.5
+        if judgment.valid and judgment.probabilities:
+            assert 1.0 <= judgment.item.route_priority <= 4.0  # judged: above the unjudged
+        else:
+            assert judgment.item.route_priority == 0.0  # unusable: with the unjudged
