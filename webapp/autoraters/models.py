@@ -10,6 +10,9 @@ class AutoraterVersion(TimeStampedModel):
         CANDIDATE = "candidate"
         PROMOTED = "promoted"
         RETIRED = "retired"
+        # Was live and rolled back from: never a rollback target again (rollback walks back);
+        # promoting it by hand puts it back in the normal history.
+        ROLLED_BACK = "rolled_back", "Rolled back"
 
     project = models.ForeignKey(
         "annotation.Project", on_delete=models.CASCADE, related_name="autorater_versions"

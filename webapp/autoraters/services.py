@@ -65,8 +65,14 @@ def version_register(
 
 def version_rollback(*, project: Project, actor=None, via: Via | None = None) -> AutoraterVersion:
     """Put the version that was live before the current one back (by hand). Audited as
-    "version.rollback"; ValueError when no version was live before."""
+    "version.rollback"; ValueError (nothing written) when no version was live before.
+
+    Rollback walks back: the version rolled back from becomes ROLLED_BACK, never a rollback
+    target again, so v3 -> v2 -> v1 (not v2 <-> v3); the target is the most recently live
+    RETIRED version. Promoting a rolled-back version by hand makes it live again and, once
+    retired by a later promotion, part of the normal history."""
     with transaction.atomic():
+        Project.objects.select_for_update().get(pk=project.pk)  # one rollback at a time
         live = version_promoted_for(project.pk)
         previous = (
             AutoraterVersion.objects.filter(
@@ -77,7 +83,11 @@ def version_rollback(*, project: Project, actor=None, via: Via | None = None) ->
             .first()
         )
         if previous is None:
-            raise ValueError("no earlier live version to roll back to")
+            raise ValueError("nothing earlier to roll back to: no earlier live version is left")
+        if live is not None:
+            AutoraterVersion.objects.filter(pk=live.pk).update(
+                status=AutoraterVersion.Status.ROLLED_BACK, updated_at=timezone.now()
+            )
         version = _promote(previous)
         audit_record(
             action="version.rollback",

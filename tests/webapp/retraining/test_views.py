@@ -70,7 +70,7 @@ def test_promote_and_roll_back_by_hand(client, project, django_capture_on_commit
     with django_capture_on_commit_callbacks():
         assert admin.post(reverse("version-rollback", args=[project.slug])).status_code == 200
     old.refresh_from_db(), live.refresh_from_db()
-    assert old.status == "promoted" and live.status == "retired"
+    assert old.status == "promoted" and live.status == "rolled_back"
     with django_capture_on_commit_callbacks():
         assert admin.post(reverse("version-promote", args=[live.pk])).status_code == 200
     live.refresh_from_db()
