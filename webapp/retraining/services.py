@@ -22,6 +22,7 @@ from webapp.autoraters.services import judgments_enqueue, version_promote, versi
 from webapp.retraining import variants
 from webapp.retraining.leases import TRANSIENT_ERRORS, Heartbeat, db_reset, lease_expired, run_claim
 from webapp.retraining.models import TailPatchProbe, TrainingRun, TrainingSettings, Variant
+from webapp.retraining.selectors import retrain_backoff_for
 from webapp.retraining.snapshots import (
     Snapshot,
     dataset_snapshot_export,
@@ -580,10 +581,16 @@ def tailpatch_probe_execute(*, probe_id: int, token: str) -> None:
 
 
 def fold_and_retrain_check() -> list[int]:
-    """Beat: retrain projects that received enough new human labels since their last snapshot."""
+    """Beat: retrain projects that received enough new human labels since their last snapshot.
+    A project whose automatic runs keep failing is skipped until its backoff is over
+    (selectors.retrain_backoff_for): the failed run's labels are still new, so without it every
+    check would start another failing run."""
     started = []
+    now = timezone.now()
     for project in Project.objects.all():
         if project.training_runs.filter(status__in=TrainingRun.ACTIVE).exists():
+            continue
+        if retrain_backoff_for(project, now) is not None:
             continue
         last = project.training_runs.filter(status=TrainingRun.Status.SUCCEEDED).first()
         cutoff = last.labels_cutoff_id if last else 0

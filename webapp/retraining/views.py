@@ -16,6 +16,7 @@ from webapp.autoraters.selectors import version_list_for
 from webapp.autoraters.services import version_promote, version_rollback
 from webapp.retraining.forms import RetrainForm, TrainingSettingsForm
 from webapp.retraining.models import TrainingRun
+from webapp.retraining.selectors import retrain_backoff_for
 from webapp.retraining.services import (
     training_run_cancel,
     training_run_request,
@@ -31,6 +32,7 @@ def _page_context(project, **extra) -> dict:
         "versions": version_list_for(project.pk).select_related("parent"),
         "run": project.training_runs.first(),
         "runs": project.training_runs.all()[:10],
+        "retrain_backoff": retrain_backoff_for(project),
         "retrain_form": RetrainForm(initial={"variant": project_settings.variant}),
         "settings_form": TrainingSettingsForm(instance=project_settings),
         **extra,

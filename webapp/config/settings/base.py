@@ -131,6 +131,15 @@ EMBER_TRAIN_OVERRIDES = json.loads(os.environ.get("EMBER_TRAIN_OVERRIDES", "{}")
 # The beat "fold and retrain" check starts a retrain when this many new human labels arrived.
 EMBER_RETRAIN_MIN_NEW_LABELS = int(os.environ.get("EMBER_RETRAIN_MIN_NEW_LABELS", "20"))
 EMBER_RETRAIN_CHECK_SECONDS = float(os.environ.get("EMBER_RETRAIN_CHECK_SECONDS", "60"))
+# After a failed beat-started retrain the check waits this long before the next automatic one
+# (default: two check intervals), doubling per consecutive failure up to the cap; a success or
+# an admin's manual retrain resets it.
+EMBER_RETRAIN_BACKOFF_SECONDS = float(
+    os.environ.get("EMBER_RETRAIN_BACKOFF_SECONDS", str(2 * EMBER_RETRAIN_CHECK_SECONDS))
+)
+EMBER_RETRAIN_BACKOFF_MAX_SECONDS = float(
+    os.environ.get("EMBER_RETRAIN_BACKOFF_MAX_SECONDS", str(6 * 3600))
+)
 # How long a rater's claim on an item lasts before it returns to the pool.
 EMBER_CLAIM_SECONDS = int(os.environ.get("EMBER_CLAIM_SECONDS", "600"))
 # Generated known-answer examples per demo task in the demo project's training mixture.
