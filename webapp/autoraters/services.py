@@ -179,10 +179,21 @@ def _judge_for(checkpoint_dir: str):
 
 
 def judge_items(*, version_id: int, item_ids: Sequence[int]) -> int:
-    """Score items with a version (both orders for pairwise) and store the verdicts."""
+    """Score items with a version (both orders for pairwise) and store the verdicts. For the
+    live version, the items' routing priorities then follow its verdicts, the ones it gave
+    before too (a version promoted again, or rolled back to, has judged them already).
+    Returns the number of new verdicts."""
     version = AutoraterVersion.objects.filter(pk=version_id).first()
     if version is None:
         return 0
+    judged = _judge_new_items(version, item_ids)
+    if version.status == AutoraterVersion.Status.PROMOTED:
+        # Uncertainty-first routing follows the live autorater.
+        route_priorities_set(ModelJudgment.objects.filter(version=version, item_id__in=item_ids))
+    return judged
+
+
+def _judge_new_items(version: AutoraterVersion, item_ids: Sequence[int]) -> int:
     already = set(
         ModelJudgment.objects.filter(version=version, item_id__in=item_ids).values_list(
             "item_id", flat=True
@@ -214,6 +225,4 @@ def judge_items(*, version_id: int, item_ids: Sequence[int]) -> int:
         for item, verdict in zip(items, verdicts, strict=True)
     ]
     ModelJudgment.objects.bulk_create(rows, ignore_conflicts=True)
-    if version.status == AutoraterVersion.Status.PROMOTED:
-        route_priorities_set(rows)  # uncertainty-first routing follows the live autorater
     return len(rows)

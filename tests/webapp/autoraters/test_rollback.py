@@ -12,10 +12,11 @@ from django.test import Client
 from django.urls import reverse
 
 from webapp.annotation.demo import demo_project_ensure
+from webapp.annotation.models import Item
 from webapp.audit.models import AuditLog
-from webapp.autoraters.models import AutoraterVersion
+from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 from webapp.autoraters.selectors import version_promoted_for
-from webapp.autoraters.services import version_promote, version_rollback
+from webapp.autoraters.services import judge_items, version_promote, version_rollback
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +121,33 @@ def test_rolling_back_twice_through_the_page(project, admin):
     assert "nothing earlier to roll back to" in third.content.decode()
     assert _live(project) == 1
     assert AuditLog.objects.filter(action="version.rollback").count() == 2
+
+
+def test_routing_follows_the_version_rolled_back_to(project, admin):
+    """A version that judged the items before it was rolled back to rewrites their routing
+    priorities from its own verdicts (it judges nothing anew, so no model is loaded)."""
+    v1, v2 = _versions(project, admin, 2)
+    items = list(project.items.order_by("pk")[:2])
+    sure, unsure = {"A": 0.95, "B": 0.05}, {"A": 0.5, "B": 0.5}
+    # v1 was unsure of the first item and sure of the second; v2 the other way round.
+    for version, first, second in ((v1, unsure, sure), (v2, sure, unsure)):
+        for item, probabilities in zip(items, (first, second), strict=True):
+            ModelJudgment.objects.create(
+                item=item,
+                version=version,
+                label="A",
+                confidence=max(probabilities.values()),
+                probabilities=probabilities,
+                consistent=True,
+                valid=True,
+            )
+    ids = [item.pk for item in items]
+
+    def priorities():
+        return [Item.objects.get(pk=pk).route_priority for pk in ids]
+
+    assert judge_items(version_id=v2.pk, item_ids=ids) == 0
+    assert priorities()[1] > priorities()[0]
+    version_rollback(project=project, actor=admin)
+    assert judge_items(version_id=v1.pk, item_ids=ids) == 0
+    assert priorities()[0] > priorities()[1]
