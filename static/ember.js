@@ -16,8 +16,38 @@ function showPreloadedNext() {
   if (!fresh || !panel) return false;
   panel.replaceWith(fresh);
   window.htmx.process(fresh);
+  markShown(fresh);
   return true;
 }
+
+// How long the item on screen has been visible, sent with its label as "seconds_visible" (the
+// server clamps it to its own claim-to-submit time): from the panel's first showing (page load,
+// an htmx swap, or "n" above), less the time the browser tab was hidden.
+let hiddenMs = 0;
+let hiddenSince = document.hidden ? performance.now() : null;
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) hiddenSince = performance.now();
+  else if (hiddenSince !== null) { hiddenMs += performance.now() - hiddenSince; hiddenSince = null; }
+});
+function hiddenSoFar() {
+  return hiddenMs + (hiddenSince === null ? 0 : performance.now() - hiddenSince);
+}
+function markShown(panel) {
+  if (!panel || panel.dataset.shownAt || !visible(panel)) return;
+  panel.dataset.shownAt = String(performance.now());
+  panel.dataset.hiddenAt = String(hiddenSoFar());
+}
+document.addEventListener("DOMContentLoaded", () => markShown(document.getElementById("item-panel")));
+document.addEventListener("htmx:load", () => markShown(document.getElementById("item-panel")));
+document.addEventListener("htmx:configRequest", (event) => {
+  const form = event.detail.elt;
+  if (!(form instanceof HTMLFormElement) || !form.classList.contains("verdict-form")) return;
+  const panel = form.closest("#item-panel");
+  if (!panel || !panel.dataset.shownAt) return;
+  const hidden = hiddenSoFar() - Number(panel.dataset.hiddenAt);
+  const seconds = (performance.now() - Number(panel.dataset.shownAt) - hidden) / 1000;
+  event.detail.parameters["seconds_visible"] = Math.max(0, seconds).toFixed(3);
+});
 
 document.addEventListener("keydown", (event) => {
   const target = event.target;

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -35,6 +36,7 @@ CONFIDENCE_RANGE = "Confidence must be 1, 2 or 3."
 SUBMISSION_KEY_REUSED = "This submission key was already used for another item or rater."
 NOTHING_TO_REVISE = "There is no label of yours on this item to change."
 UNKNOWN_TAG = "Unknown disagreement tag {tag!r}."
+GOLD_NEEDS_ANSWER = "A gold item needs its known answer: give the label."
 
 
 def project_create(
@@ -243,6 +245,36 @@ def _by_submission_key(submission_key: str, item: Item, annotator) -> Annotation
     return previous
 
 
+def seconds_on_item(
+    *, claim: tuple[datetime, datetime] | None, client_seconds: float | None = None, now=None
+) -> float | None:
+    """A rater's time on an item, in seconds, for the speed on the Insights rater page.
+
+    The source is the server: from the rater's claim on the item to now (the label arriving),
+    with no trust in the client. `claim` is the claim's (updated_at, expires_at): CLAIM_SQL
+    sets updated_at when it hands the item out (first time, or renewed after expiry), so it is
+    when the rater got the item. The page shows it then, or later when it was preloaded behind
+    the previous item's reveal: the server's time is an upper bound. It counts to the claim's
+    expiry at most (past it the item was no longer held for the rater: an abandoned, later
+    resumed item records the claim's length, EMBER_CLAIM_SECONDS).
+
+    `client_seconds`, the time the rater screen (static/ember.js) measured the item as
+    visible, only ever narrows that: a finite, non-negative value is clamped to the server's
+    time; anything else is ignored. No claim (a label stored without one, e.g. by a script)
+    gives None, which the medians leave out. A revision (`annotation_revise`) records None
+    too: the item is not claimed again, and re-reading one's own label is not labelling speed.
+    """
+    if claim is None:
+        return None
+    taken, expires = claim
+    now = now or timezone.now()
+    server = max(0.0, (min(now, expires) - taken).total_seconds())
+    if isinstance(client_seconds, int | float) and math.isfinite(client_seconds):
+        if client_seconds >= 0:
+            return min(float(client_seconds), server)
+    return server
+
+
 def annotation_submit(
     *,
     item: Item,
@@ -251,12 +283,17 @@ def annotation_submit(
     submission_key: str,
     confidence: int | None = None,
     reason: str = "",
-    seconds_spent: float | None = None,
+    client_seconds: float | None = None,
 ) -> tuple[Annotation, bool]:
     """Store a human label in the request. Idempotent: a retry, a double-click or a second tab
     stores one label. Returns (annotation, created); the rater's current label stands (an edit
     goes through `annotation_revise`). The item's label count and the rater's claim change in
-    the same transaction as the label."""
+    the same transaction as the label.
+
+    The label records the rater's time on the item (`seconds_spent`, see `seconds_on_item`):
+    from their claim (when the item was handed to them) to this submission, measured on the
+    server, optionally narrowed by `client_seconds`, the time the page reports the item was
+    visible (untrusted: only ever lowers the server's figure)."""
     label = label_validate(Task.from_dict(item.task.as_task_dict()), label)
     if confidence is not None and not 1 <= confidence <= 3:
         raise ValidationError(CONFIDENCE_RANGE)
@@ -264,6 +301,11 @@ def annotation_submit(
         # Optimistic: the unique constraints (submission key; one current label per rater)
         # catch a retry or a second tab, so the common case is one INSERT.
         with transaction.atomic():
+            claim = (
+                Assignment.objects.filter(item_id=item.pk, rater_id=annotator.pk)
+                .values_list("updated_at", "expires_at")
+                .first()
+            )
             annotation = Annotation.objects.create(
                 item=item,
                 annotator=annotator,
@@ -271,7 +313,7 @@ def annotation_submit(
                 confidence=confidence,
                 reason=reason.strip(),
                 submission_key=submission_key,
-                seconds_spent=seconds_spent,
+                seconds_spent=seconds_on_item(claim=claim, client_seconds=client_seconds),
             )
             with connection.cursor() as cursor:
                 cursor.execute(queue_sql.LABELLED_SQL, {"item": item.pk})
@@ -360,5 +402,38 @@ def item_adjudicate(*, item: Item, actor, label: str, via: Via | None = None) ->
             via=via,
             obj=item,
             summary={"project": item.project.slug, "label": label, "previous": previous},
+        )
+    return item
+
+
+def item_gold_set(
+    *, item: Item, actor, is_gold: bool, label: str = "", via: Via | None = None
+) -> Item:
+    """Mark an item gold with its known answer (`label`, else the gold label it has), or unmark
+    it (its gold label stays: it may be an adjudication or an imported answer). Rater accuracy
+    is measured on gold items. Audited as "item.gold"."""
+    if is_gold:
+        label = label.strip() or item.gold_label
+        if not label:
+            raise ValidationError(GOLD_NEEDS_ANSWER)
+        label = label_validate(Task.from_dict(item.task.as_task_dict()), label)
+    with transaction.atomic():
+        item = Item.objects.select_for_update().select_related("project", "task").get(pk=item.pk)
+        previous = {"was_gold": item.is_gold, "previous": item.gold_label}
+        item.is_gold = is_gold
+        if is_gold:
+            item.gold_label = label
+        item.save(update_fields=["is_gold", "gold_label", "updated_at"])
+        audit_record(
+            action="item.gold",
+            actor=actor,
+            via=via,
+            obj=item,
+            summary={
+                "project": item.project.slug,
+                "is_gold": is_gold,
+                "label": item.gold_label,
+                **previous,
+            },
         )
     return item

@@ -7,11 +7,15 @@ import uuid
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from judging.task_format import RESPONSE_A, RESPONSE_B, TaskType
-from webapp.annotation.access import project_for_adjudicator, project_for_rater
+from webapp.annotation.access import (
+    project_for_adjudicator,
+    project_for_admin,
+    project_for_rater,
+)
 from webapp.annotation.models import Annotation, Item, Project
 from webapp.annotation.selectors import (
     annotation_for,
@@ -33,6 +37,7 @@ from webapp.annotation.services import (
     annotation_tag_disagreement,
     assignment_claim_next,
     item_adjudicate,
+    item_gold_set,
 )
 from webapp.audit.services import Via
 from webapp.autoraters.selectors import judgment_for, version_promoted_for
@@ -147,6 +152,15 @@ def _int_or_none(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+def _seconds_or_none(value: str | None) -> float | None:
+    """The page's measured time on the item (a timing hint, not the rater's input: a value
+    that is not a number is dropped rather than refusing the label; the service clamps it)."""
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
 def _reveal_context(
     request: HttpRequest, project: Project, item: Item, annotation: Annotation | None = None
 ) -> dict:
@@ -199,6 +213,7 @@ def submit_label(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
                 submission_key=key,
                 confidence=_int_or_none(request.POST.get("confidence")),
                 reason=request.POST.get("reason", ""),
+                client_seconds=_seconds_or_none(request.POST.get("seconds_visible")),
             )
     except ValidationError as error:
         return HttpResponseBadRequest("; ".join(error.messages))
@@ -271,6 +286,39 @@ def adjudicate_item(request: HttpRequest, slug: str, item_id: int) -> HttpRespon
             )
         except ValidationError as invalid:
             error = "; ".join(invalid.messages)
+    return _adjudicate_page(request, project, item, error=error)
+
+
+def _adjudicate_page(
+    request: HttpRequest, project: Project, item: Item, *, status: int = 200, **errors
+) -> HttpResponse:
     context = _item_context(request, project, item)
-    context.update(labels=current_labels(item), error=error, **_verdict_context(project, item))
-    return render(request, "annotation/adjudicate.html", context)
+    context.update(
+        labels=current_labels(item),
+        is_admin=user_is_admin(request.user),
+        **errors,
+        **_verdict_context(project, item),
+    )
+    return render(request, "annotation/adjudicate.html", context, status=status)
+
+
+@login_required
+@require_POST
+def item_gold(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    """An admin marks the item gold with its known answer (`label`), or unmarks it
+    (`gold=off`); back to the adjudicate page."""
+    project = project_for_admin(request.user, slug)
+    item = _item_of(project, item_id)
+    try:
+        item_gold_set(
+            item=item,
+            actor=request.user,
+            is_gold=request.POST.get("gold") != "off",
+            label=request.POST.get("label", ""),
+            via=Via.of(request),
+        )
+    except ValidationError as invalid:
+        return _adjudicate_page(
+            request, project, item, status=400, gold_error="; ".join(invalid.messages)
+        )
+    return redirect("adjudicate-item", slug=project.slug, item_id=item.pk)
