@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from judging.task_format import FormatError
 from webapp.annotation.access import project_for_admin
-from webapp.annotation.transfer import EXPORTERS, examples_import
+from webapp.annotation.transfer import DEFAULT_HELDOUT_PERCENT, EXPORTERS, examples_import
 from webapp.audit.services import Via
 
 SUFFIX = {"jsonl": ".jsonl", "pairs": ".pairs.jsonl", "csv": ".csv"}
@@ -24,7 +24,11 @@ SUFFIX = {"jsonl": ".jsonl", "pairs": ".pairs.jsonl", "csv": ".csv"}
 @require_GET
 def data_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_admin(request.user, slug)
-    return render(request, "annotation/data.html", {"project": project, "formats": SUFFIX})
+    return render(request, "annotation/data.html", _context(project))
+
+
+def _context(project) -> dict:
+    return {"project": project, "formats": SUFFIX, "default_heldout": DEFAULT_HELDOUT_PERCENT}
 
 
 @login_required
@@ -32,7 +36,7 @@ def data_page(request: HttpRequest, slug: str) -> HttpResponse:
 def data_import(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_admin(request.user, slug)
     upload = request.FILES.get("file")
-    context = {"project": project, "formats": SUFFIX}
+    context = _context(project)
     if upload is None:
         context["error"] = "Choose an interchange JSONL file to import."
     elif upload.size > settings.EMBER_MAX_IMPORT_BYTES:
@@ -47,11 +51,13 @@ def data_import(request: HttpRequest, slug: str) -> HttpResponse:
                 for chunk in upload.chunks():
                     handle.write(chunk)
             try:
-                heldout = int(request.POST.get("heldout_percent") or 0)
+                heldout = request.POST.get("heldout_percent", "").strip()
+                heldout = int(heldout) if heldout else DEFAULT_HELDOUT_PERCENT
                 result = examples_import(
                     project=project,
                     path=path,
                     heldout_percent=max(0, min(heldout, 100)),
+                    gold=request.POST.get("gold") == "on",
                     actor=request.user,
                     via=Via.of(request),
                 )

@@ -38,6 +38,18 @@ from webapp.annotation.services import item_build
 from webapp.audit.services import Via, audit_record
 
 CHUNK = 2000
+# Every import (data page, API, command) holds this share out by default, as the demo does:
+# with nothing held out the promotion gate has no labels to compare autorater versions on.
+DEFAULT_HELDOUT_PERCENT = 20
+NO_HELDOUT_WARNING = (
+    "0 % held out: none of these items has a held-out label, so the promotion gate cannot "
+    "compare autorater versions on them (every version after v1 fails it with nothing to "
+    f"compare on). Import with a held-out share (default {DEFAULT_HELDOUT_PERCENT} %) unless "
+    "another import already holds items out."
+)
+GOLD_NEEDS_LABEL = (
+    "{where}: a gold import needs a label on every example (the known answer); this one has none"
+)
 TASK_CONFLICT = (
     "{where}: task {name!r} already exists in project {project!r} with a different definition"
 )
@@ -48,6 +60,8 @@ class ImportResult:
     created: int = 0
     skipped: int = 0
     per_task: Counter = dataclasses.field(default_factory=Counter)
+    # Said to the admin alongside the counts (the page, the API response, the command's stderr).
+    warning: str | None = None
 
 
 def project_get_or_create(*, name: str) -> Project:
@@ -78,19 +92,29 @@ def examples_import(
     *,
     project: Project,
     path: Path | str,
-    heldout_percent: int = 0,
+    heldout_percent: int = DEFAULT_HELDOUT_PERCENT,
+    gold: bool = False,
     actor=None,
     via: Via | None = None,
 ) -> ImportResult:
     """Import an interchange JSONL file into a project, all or nothing. Audited as
-    "items.create" (created, skipped and per-task counts)."""
+    "items.create" (created, skipped and per-task counts).
+
+    `gold`: the examples' labels are known answers; the new items are gold (rater accuracy is
+    measured on them), and every example must carry a label. Items already present are skipped
+    as always (mark those gold on the adjudicate page). With 0 % held out the result carries
+    a warning."""
     result = ImportResult()
+    if heldout_percent == 0:
+        result.warning = NO_HELDOUT_WARNING
     definitions: dict[str, TaskDefinition] = {}
     with transaction.atomic():
         before = Item.objects.filter(project=project).count()
         chunk: list[Item] = []
         for line_number, (task, example) in enumerate(iter_jsonl(path), start=1):
             definition = _definition_for(project, task, definitions, f"{path}:{line_number}")
+            if gold and not example.label:
+                raise ValidationError(GOLD_NEEDS_LABEL.format(where=f"{path}:{line_number}"))
             chunk.append(
                 item_build(
                     project=project,
@@ -98,6 +122,7 @@ def examples_import(
                     task=task,
                     example=example,
                     heldout=is_heldout(example, heldout_percent),
+                    is_gold=gold,
                 )
             )
             result.per_task[task.name] += 1
@@ -116,6 +141,8 @@ def examples_import(
                 "created": result.created,
                 "skipped": result.skipped,
                 "per_task": dict(result.per_task),
+                "heldout_percent": heldout_percent,
+                "gold": gold,
             },
         )
         transaction.on_commit(lambda: cache.delete(item_count_key(project.pk)))

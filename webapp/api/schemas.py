@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from ninja import Field, Schema
 
+from webapp.annotation.transfer import DEFAULT_HELDOUT_PERCENT
 from webapp.retraining.models import TrainingRun
 
 
@@ -86,13 +87,31 @@ class ItemsIn(Schema):
             "given earlier or already in the project), id, context, reference, label, ..."
         ),
     )
-    heldout_percent: int = Field(0, ge=0, le=100)
+    heldout_percent: int = Field(
+        DEFAULT_HELDOUT_PERCENT,
+        ge=0,
+        le=100,
+        description=(
+            "Share held out of training, split by content; the promotion gate compares "
+            "autorater versions on held-out labels, so 0 leaves it nothing to compare on."
+        ),
+    )
+    gold: bool = Field(
+        False,
+        description=(
+            "These examples are gold: their labels are the known answers (every example needs "
+            "a label); rater accuracy is measured on them."
+        ),
+    )
 
 
 class ImportOut(Schema):
     created: int
     skipped: int
     per_task: dict[str, int]
+    warning: str | None = Field(
+        None, description="Present when the import holds out 0 %: the gate cannot compare."
+    )
 
 
 class HumanJudgmentOut(Schema):

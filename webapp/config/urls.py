@@ -33,6 +33,11 @@ urlpatterns = [
         name="adjudicate-item",
     ),
     path(
+        "p/<slug:slug>/adjudicate/<int:item_id>/gold/",
+        annotation_views.item_gold,
+        name="item-gold",
+    ),
+    path(
         "p/<slug:slug>/items/<int:item_id>/autorater/",
         annotation_views.autorater_verdict,
         name="autorater-verdict",

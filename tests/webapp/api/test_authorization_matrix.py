@@ -154,6 +154,7 @@ def page_cases(world) -> list[tuple]:
         ("adjudication", "get", f"/p/{slug}/adjudicate/", None, DATA, 200),
         ("adjudicate-item", "get", f"/p/{slug}/adjudicate/{item.pk}/", None, DATA, 200),
         ("adjudicate-item", "post", f"/p/{slug}/adjudicate/{item.pk}/", {"label": "A"}, DATA, 200),
+        ("item-gold", "post", f"/p/{slug}/adjudicate/{item.pk}/gold/", {"label": "A"}, ADMIN, 302),
         ("autorater-verdict", "get", f"/p/{slug}/items/{item.pk}/autorater/", None, RATERS, 200),
         ("data", "get", f"/p/{slug}/data/", None, ADMIN, 200),
         ("data-import", "post", f"/p/{slug}/data/import/", {"file": upload}, ADMIN, 200),

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from webapp.annotation.models import Item
-from webapp.annotation.transfer import examples_import
+from webapp.annotation.transfer import DEFAULT_HELDOUT_PERCENT, examples_import
 from webapp.api.access import project_admin, project_data
 from webapp.api.errors import ApiError
 from webapp.api.pagination import Page, PageQuery, paginate
@@ -24,6 +24,7 @@ ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 TOO_MANY = "At most {limit} examples per request; send several requests."
 NOT_AN_OBJECT = "line {line}: not a JSON object"
+GOLD_VALUES = {"true": True, "1": True, "false": False, "0": False}
 
 
 class ItemFilter(Schema):
@@ -53,8 +54,9 @@ def list_items(request: HttpRequest, slug: str, page: Query[PageQuery], where: Q
     return paginate(items, page)
 
 
-def _lines_of(request: HttpRequest) -> tuple[list[dict], int]:
-    """(lines, heldout_percent) from a JSON body ({"examples": [...]}) or an NDJSON body."""
+def _lines_of(request: HttpRequest) -> tuple[list[dict], int, bool]:
+    """(lines, heldout_percent, gold) from a JSON body ({"examples": [...]}) or an NDJSON
+    body (with ?heldout_percent= and ?gold=true)."""
     content_type = request.content_type or ""
     if content_type in NDJSON_TYPES:
         lines = []
@@ -68,16 +70,19 @@ def _lines_of(request: HttpRequest) -> tuple[list[dict], int]:
             if not isinstance(line, dict):
                 raise ApiError(422, NOT_AN_OBJECT.format(line=number))
             lines.append(line)
-        heldout = request.GET.get("heldout_percent", "0")
+        heldout = request.GET.get("heldout_percent", str(DEFAULT_HELDOUT_PERCENT))
         if not heldout.isdigit() or int(heldout) > 100:
             raise ApiError(422, "heldout_percent must be an integer from 0 to 100.")
-        return lines, int(heldout)
+        gold = request.GET.get("gold", "false").lower()
+        if gold not in GOLD_VALUES:
+            raise ApiError(422, "gold must be true or false.")
+        return lines, int(heldout), GOLD_VALUES[gold]
     try:
         body = ItemsIn.model_validate_json(request.body or b"{}")
     except ValueError as error:
         details = [str(e.get("msg")) for e in getattr(error, "errors", lambda: [])()]
         raise ApiError(422, "The request is not valid.", details=details or None) from error
-    return body.examples, body.heldout_percent
+    return body.examples, body.heldout_percent, body.gold
 
 
 def _with_known_tasks(project, lines: list[dict]) -> list[dict]:
@@ -111,14 +116,18 @@ ITEMS_BODY = {
     "/projects/{slug}/items",
     response={200: ImportOut, 413: ErrorOut, **ERRORS},
     openapi_extra=ITEMS_BODY,
+    exclude_none=True,
 )
 def create_items(request: HttpRequest, slug: str):
     """Push items: interchange JSONL lines, all or nothing; items already present are skipped.
 
-    Send `{"examples": [...], "heldout_percent": 0}` as JSON, or the JSONL itself with
-    `Content-Type: application/x-ndjson` (and `?heldout_percent=`)."""
+    Send `{"examples": [...], "heldout_percent": 20, "gold": false}` as JSON, or the JSONL
+    itself with `Content-Type: application/x-ndjson` (and `?heldout_percent=`, `?gold=`).
+    `heldout_percent` defaults to 20; with 0 the response carries a `warning` (the promotion
+    gate has no held-out labels to compare versions on). `gold`: the labels are known answers
+    and every example needs one."""
     project = project_admin(request, slug)
-    lines, heldout = _lines_of(request)
+    lines, heldout, gold = _lines_of(request)
     limit = settings.EMBER_API_MAX_ITEMS_PER_REQUEST
     if len(lines) > limit:
         raise ApiError(413, TOO_MANY.format(limit=limit))
@@ -135,6 +144,7 @@ def create_items(request: HttpRequest, slug: str):
                 project=project,
                 path=path,
                 heldout_percent=heldout,
+                gold=gold,
                 actor=request.user,
                 via=Via.of(request),
             )
@@ -143,4 +153,9 @@ def create_items(request: HttpRequest, slug: str):
             raise ApiError(
                 422, f"Nothing was imported. {message}".replace(f"{path}:", "line ")
             ) from error
-    return {"created": result.created, "skipped": result.skipped, "per_task": result.per_task}
+    return {
+        "created": result.created,
+        "skipped": result.skipped,
+        "per_task": result.per_task,
+        "warning": result.warning,
+    }
