@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from webapp.retraining import worker_stop
 from webapp.retraining.models import TrainingRun
 
 logger = logging.getLogger(__name__)
@@ -71,9 +72,12 @@ def run_claim(run_id: int, *, resume_token: str | None = None) -> TrainingRun | 
                 run.save(update_fields=["status", "finished_at", "updated_at"])
                 return None
             run.status = TrainingRun.Status.RUNNING
-            run.started_at = now
-            run.attempts = 1
             run.phase = TrainingRun.Phase.SNAPSHOT
+            if run.started_at is None:
+                run.started_at = now
+                run.attempts = 1
+            else:  # handed back by a stopping worker (run_hand_back): not a new attempt
+                logger.info("run %s: handed back by a stopping worker; resuming", run_id)
         elif run.status == TrainingRun.Status.RUNNING:
             if resume_token and resume_token == run.lease_token:
                 run.retries += 1  # our own continuation (transient error, tail-patch fan-in)
@@ -98,9 +102,36 @@ def run_claim(run_id: int, *, resume_token: str | None = None) -> TrainingRun | 
         return run
 
 
+def run_hand_back(run_id: int, token: str) -> bool:
+    """A stopping worker gives its run back: queued again, its lease released, so the next
+    worker takes it at once (the caller re-sends the message) and resumes from the training
+    state saved at the stop. Not counted as an attempt. False if the lease was not ours."""
+    with transaction.atomic():
+        run = (
+            TrainingRun.objects.select_for_update()
+            .filter(pk=run_id, lease_token=token, status=TrainingRun.Status.RUNNING)
+            .first()
+        )
+        if run is None:
+            return False
+        now = timezone.now()
+        run.status = TrainingRun.Status.QUEUED
+        run.phase = ""
+        run.lease_token = ""
+        run.heartbeat_at = None
+        run.enqueued_at = now
+        run.eta_seconds = None
+        run.steps_per_second = None
+        run.save()
+    logger.warning("run %s: worker %s stopping; handed the run back", run_id, worker_name())
+    return True
+
+
 class Heartbeat:
     """Renews the run's lease from a background thread and notices a cancel request or a lost
-    lease (then should_stop() turns True). Database errors are tolerated: it tries again."""
+    lease; should_stop() is also True once the worker is shutting down (worker_stop), so the
+    run stops at its next step and is handed back. Database errors are tolerated: it tries
+    again."""
 
     def __init__(self, run_id: int, token: str) -> None:
         self.run_id = run_id
@@ -120,8 +151,12 @@ class Heartbeat:
         self._stop.set()
         self._thread.join(timeout=10)
 
+    @property
+    def worker_stopping(self) -> bool:
+        return worker_stop.stop_requested()
+
     def should_stop(self) -> bool:
-        return self.cancelled or self.lost
+        return self.cancelled or self.lost or self.worker_stopping
 
     def beat(self) -> None:
         held = TrainingRun.objects.filter(

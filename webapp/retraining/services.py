@@ -19,8 +19,15 @@ from webapp.audit.services import Via, audit_record
 from webapp.autoraters.models import AutoraterVersion
 from webapp.autoraters.selectors import version_promoted_for
 from webapp.autoraters.services import judgments_enqueue, version_promote, version_register
-from webapp.retraining import variants
-from webapp.retraining.leases import TRANSIENT_ERRORS, Heartbeat, db_reset, lease_expired, run_claim
+from webapp.retraining import variants, worker_stop
+from webapp.retraining.leases import (
+    TRANSIENT_ERRORS,
+    Heartbeat,
+    db_reset,
+    lease_expired,
+    run_claim,
+    run_hand_back,
+)
 from webapp.retraining.models import TailPatchProbe, TrainingRun, TrainingSettings, Variant
 from webapp.retraining.selectors import retrain_backoff_for
 from webapp.retraining.snapshots import (
@@ -234,6 +241,11 @@ def training_run_execute(*, run_id: int, resume_token: str | None = None) -> Tra
     """Run the job if this message may (see leases.run_claim). Transient database or broker
     errors raise TransientRunError (the task retries with the lease); any other failure ends the
     run as failed with its cause; a cancel ends it as cancelled."""
+    if worker_stop.stop_requested():
+        # This worker is shutting down: leave the message to the next one.
+        logger.info("run %s: worker stopping; message sent back to the queue", run_id)
+        run_enqueue(run_id, resume_token)
+        return None
     try:
         run = run_claim(run_id, resume_token=resume_token)
     except TRANSIENT_ERRORS as error:
@@ -241,7 +253,7 @@ def training_run_execute(*, run_id: int, resume_token: str | None = None) -> Tra
         raise TransientRunError(run_id, resume_token or "", error) from error
     if run is None:
         return None
-    with Heartbeat(run.pk, run.lease_token) as heartbeat:
+    with Heartbeat(run.pk, run.lease_token) as heartbeat, worker_stop.training_active():
         try:
             _execute(run, heartbeat)
         except TRANSIENT_ERRORS as error:
@@ -251,6 +263,11 @@ def training_run_execute(*, run_id: int, resume_token: str | None = None) -> Tra
         except (RunStopped, *variants.cancelled_errors()) as error:
             if heartbeat.lost or isinstance(error, LeaseLost):
                 logger.warning("run %s: lease lost; leaving the run to its new holder", run_id)
+            elif heartbeat.worker_stopping and not _cancel_requested(run):
+                # The worker is shutting down: the training state was saved at this step;
+                # queue the run again and send its message now, for the next worker.
+                if run_hand_back(run.pk, run.lease_token):
+                    run_enqueue(run.pk)
             else:
                 _run_finish(run, TrainingRun.Status.CANCELLED, phase=TrainingRun.Phase.CANCELLED)
         except Exception as error:  # noqa: BLE001 - any other failure ends the run, with its cause
@@ -258,6 +275,12 @@ def training_run_execute(*, run_id: int, resume_token: str | None = None) -> Tra
             _run_finish(run, TrainingRun.Status.FAILED, error=_error_text(error))
     run.refresh_from_db()
     return run
+
+
+def _cancel_requested(run: TrainingRun) -> bool:
+    return bool(
+        TrainingRun.objects.filter(pk=run.pk).values_list("cancel_requested", flat=True).first()
+    )
 
 
 def training_run_give_up(*, run_id: int, error: BaseException) -> None:
@@ -283,7 +306,8 @@ class _Progress:
         self.mark = (time.monotonic(), resumed_step)
 
     def __call__(self, step: int, total: int, loss: float) -> None:
-        if self.heartbeat.should_stop():
+        # A worker stop is left to the loop's should_stop check, which saves the state first.
+        if self.heartbeat.cancelled or self.heartbeat.lost:
             raise RunStopped("cancel requested")
         now = time.monotonic()
         then, then_step = self.mark
@@ -360,7 +384,9 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     _, examples = load_snapshot(snapshot.path)
     state_dir = root / "train-state" / f"run{run.pk}"
     out_dir = root / "checkpoints" / f"{project.slug}-run{run.pk}"
-    resumed = _latest_state_step(state_dir) if run.attempts > 1 or run.retries else 0
+    # A run that got this far before (another attempt, a retry, a stopping worker's hand-back)
+    # resumes from its newest saved training state.
+    resumed = _latest_state_step(state_dir) if run.state_dir else 0
     _run_update(
         run,
         config=config.to_dict(),

@@ -2,12 +2,14 @@
 
 Transient errors (database or broker briefly unreachable) are retried with the run's lease, so
 the retry resumes the same run from its last checkpoint; every other failure is recorded on
-the run by the service. A message delivered twice runs once (see retraining.leases).
+the run by the service. A message delivered twice runs once (see retraining.leases). A worker
+asked to stop hands its run back at the next training step (see retraining.worker_stop).
 """
 
 from celery import shared_task
 from django.conf import settings
 
+from webapp.retraining import worker_stop  # noqa: F401 - connects the worker-stop receivers
 from webapp.retraining.leases import TRANSIENT_ERRORS
 
 

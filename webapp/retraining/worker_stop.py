@@ -1,0 +1,79 @@
+"""A worker asked to stop (SIGTERM from a deploy, Ctrl-C) stops its training run at the next step.
+
+Celery's warm shutdown waits for the running task, which for a training run can be hours. So
+when the worker starts shutting down, a stop flag is raised; the run's per-step check
+(leases.Heartbeat.should_stop) reads it, the training loop saves its state, and the service
+hands the run back to the queue (services.training_run_execute), so the worker exits within
+seconds and the next worker resumes the run at once from that state.
+
+Where the flag is raised:
+- the worker's main process, on Celery's `worker_shutting_down` signal (sent from its SIGTERM /
+  SIGINT handler). With the solo pool (./scripts/run, the tests) the task runs right there.
+- prefork children (docker-compose): the flag lives in a one-byte anonymous shared memory map
+  created when this module is imported, i.e. in the main process before the pool forks its
+  children (the tasks module imports it), so the children read what the main process writes.
+- a prefork child sent SIGTERM itself (e.g. the whole process group is signalled) raises the
+  flag instead of dying while it runs a training run; a second SIGTERM kills it as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import signal
+import threading
+
+from celery.signals import worker_process_init, worker_shutting_down
+
+# Shared with forked children (MAP_SHARED | MAP_ANONYMOUS): byte 0 is 1 once a stop is asked.
+_FLAG = mmap.mmap(-1, 1)
+_lock = threading.Lock()
+_training = 0  # training runs executing in this process (the child SIGTERM handler's guard)
+
+
+def stop_requested() -> bool:
+    """True once this worker (or its main process) was asked to stop."""
+    return _FLAG[0] == 1
+
+
+def request_stop() -> None:
+    _FLAG[0] = 1
+
+
+def reset() -> None:
+    """Clear the flag (tests running several workers' logic in one process)."""
+    _FLAG[0] = 0
+
+
+@contextlib.contextmanager
+def training_active():
+    """While a training run executes here, a SIGTERM to this pool child asks it to stop."""
+    global _training
+    with _lock:
+        _training += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _training -= 1
+
+
+@worker_shutting_down.connect
+def _on_worker_shutting_down(sig=None, how=None, **kwargs) -> None:
+    # Runs in the main process's signal handler: only set a byte.
+    request_stop()
+
+
+def _on_child_sigterm(signum, frame) -> None:
+    if _training <= 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    request_stop()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process
+
+
+@worker_process_init.connect
+def _on_worker_process_init(**kwargs) -> None:
+    signal.signal(signal.SIGTERM, _on_child_sigterm)
