@@ -1,0 +1,35 @@
+"""`python -m benchmarks.loading --quick`: the streamed loader's peak host memory (each loader in
+a fresh process) stays below the checkpoint's float32 size; the eager loader's does not."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_streamed_peak_host_memory_below_fp32_size():
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.loading", "--quick",
+         "--loaders", "streamed_bf16", "eager_fp32"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout  # fmt: skip
+    report = json.loads(out)
+    print(json.dumps(report, indent=2), file=sys.stderr)
+    sizes, loaders = report["checkpoint"], report["loaders"]
+    assert sizes["shards"] == 4 and sizes["fp32_bytes"] == 2 * sizes["bf16_bytes"]
+    streamed, eager = loaders["streamed_bf16"], loaders["eager_fp32"]
+    assert streamed["param_sum"] == eager["param_sum"]  # the same weights loaded
+    assert streamed["param_bytes"] == sizes["bf16_bytes"]
+    # On CPU the loaded bf16 parameters are host memory too, so the growth is at least them.
+    assert sizes["bf16_bytes"] <= streamed["peak_rss_growth_bytes"] < sizes["fp32_bytes"]
+    assert streamed["below_fp32_size"]
+    assert eager["peak_rss_growth_bytes"] > sizes["fp32_bytes"]
