@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_import_benchmark_runs_and_reports_json(tmp_path):
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ember.sqlite3'}",
         "DJANGO_SETTINGS_MODULE": "webapp.config.settings.local",
         "EMBER_VAR_DIR": str(tmp_path),
     }

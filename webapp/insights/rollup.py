@@ -211,8 +211,9 @@ def rollup_refresh(*, project: Project) -> m.Rollup:
     rollup until it commits)."""
     if connection.vendor != "postgresql":
         raise InsightsUnavailable(
-            "Insights are computed in PostgreSQL, and this server runs on SQLite (the embedded "
-            "defaults). Set DATABASE_URL to a PostgreSQL database to use them."
+            "Insights are computed in PostgreSQL, and this server runs on SQLite (DATABASE_URL "
+            "names a SQLite file). Set DATABASE_URL to a PostgreSQL database, or leave it unset "
+            "for the embedded PostgreSQL, to use them."
         )
     started = time.perf_counter()
     last_annotation, last_judgment = _watermark()

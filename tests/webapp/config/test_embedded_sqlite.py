@@ -1,5 +1,6 @@
-"""The embedded defaults (SQLite, what ./scripts/run uses when nothing is configured): every
-migration applies, and the PostgreSQL-only insights pages answer with a clear message."""
+"""SQLite by choice (DATABASE_URL=sqlite:///...; the embedded default is PostgreSQL, see
+test_embedded_postgres.py): every migration applies, and the PostgreSQL-only insights pages
+answer with a clear message."""
 
 import os
 import subprocess
@@ -27,6 +28,7 @@ print(response.content.decode())
 def test_sqlite_migrates_and_insights_say_they_need_postgres(tmp_path):
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ember.sqlite3'}",
         "DJANGO_SETTINGS_MODULE": "webapp.config.settings.local",
         "EMBER_VAR_DIR": str(tmp_path),
         "DJANGO_ALLOWED_HOSTS": "testserver",

