@@ -244,12 +244,18 @@ def is_hf_checkpoint(directory: str | Path) -> bool:
         return False
 
 
-def from_pretrained(directory: str | Path, dtype: Any = jnp.float32) -> LoadedModel:
-    """Load a local HF Llama / Mistral / Qwen2 checkpoint directory (nothing is downloaded)."""
+def from_pretrained(
+    directory: str | Path, dtype: Any = jnp.float32, mesh: Any = None
+) -> LoadedModel:
+    """Load a local HF checkpoint directory (nothing is downloaded). The weights stream
+    tensor by tensor onto `mesh` (default: the default device; FSDP-sharded over a
+    multi-device mesh) in `dtype` (None: as stored), see judging/hf_stream.py."""
+    from judging.hf_stream import stream_model  # it imports this module
+
     directory = Path(directory)
     hf_config = json.loads((directory / "config.json").read_text("utf-8"))
     config = config_from_hf(hf_config)
-    model = model_from_tensors(config, read_safetensors(directory), dtype)
+    model = stream_model(directory, config, dtype=dtype, mesh=mesh)
     tokenizer = load_hf_tokenizer(directory, hf_config)
     metadata = {
         "source": "huggingface",
