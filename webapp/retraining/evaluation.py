@@ -1,9 +1,11 @@
 """Evaluate a candidate once on the held-out human labels: metrics, the full report and the
-gate all read the same verdicts (no second pass over the held-out items)."""
+gate all read the same verdicts (no second pass over the held-out items); and the lexical
+baseline beside it on the same items."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,3 +46,79 @@ class CachedJudge:
 
 def scorable(tasks: Mapping[str, Task], examples: Sequence[Example]) -> list[Example]:
     return [e for e in examples if e.label is not None and e.task in tasks]
+
+
+LEXICAL_BASELINE = "TF-IDF + logistic regression"
+
+
+def _pick(verdict: Verdict) -> str | None:
+    return verdict.label if verdict.valid else None
+
+
+def lexical_baseline(
+    tasks: Mapping[str, Task],
+    train_examples: Sequence[Example],
+    heldout: Sequence[Example],
+    autorater_verdicts: Sequence[Verdict],
+    *,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The recipe's lexical baseline (evaluation.lexical: TF-IDF + logistic regression per
+    task), trained on the run's training snapshot, beside the autorater on the same held-out
+    items. "difference" is autorater minus baseline accuracy with a paired bootstrap 95%
+    interval; "outcome" is "beats" only if that interval lies above 0 ("loses": below 0,
+    "tie": it straddles 0, "no items": nothing to compare on)."""
+    from evaluation import metrics as M
+    from evaluation.lexical import train_lexical
+
+    started = time.monotonic()
+    baseline = train_lexical(tasks, train_examples, seed)
+    verdicts = baseline.judge(tasks, heldout, both_orders=True)
+    gold = [e.label for e in heldout]
+    base = [_pick(v) for v in verdicts]
+    auto = [_pick(v) for v in autorater_verdicts]
+    counts = {"both_right": 0, "only_baseline": 0, "only_autorater": 0, "both_wrong": 0}
+    for g, b, a in zip(gold, base, auto, strict=True):
+        key = ("both_right", "only_autorater", "only_baseline", "both_wrong")[
+            (b != g) * 1 + (a != g) * 2
+        ]
+        counts[key] += 1
+    difference = M.paired_accuracy_difference(
+        counts["both_right"],
+        counts["only_baseline"],
+        counts["only_autorater"],
+        counts["both_wrong"],
+        n_resamples=n_bootstrap,
+        seed=seed,
+    )
+    ci = difference["ci"]
+    if not heldout or difference["value"] is None:
+        outcome = "no items"
+    elif ci is not None and ci[0] > 0:
+        outcome = "beats"
+    elif ci is not None and ci[1] < 0:
+        outcome = "loses"
+    else:
+        outcome = "tie"
+    per_task = {}
+    for name in sorted({e.task for e in heldout}):
+        idx = [i for i, e in enumerate(heldout) if e.task == name]
+        per_task[name] = {
+            "accuracy": M.accuracy([gold[i] for i in idx], [base[i] for i in idx]),
+            "autorater_accuracy": M.accuracy([gold[i] for i in idx], [auto[i] for i in idx]),
+            "n": len(idx),
+        }
+    return {
+        "name": LEXICAL_BASELINE,
+        "accuracy": M.with_ci(M.accuracy, gold, base, n_resamples=n_bootstrap, seed=seed),
+        "autorater_accuracy": M.with_ci(M.accuracy, gold, auto, n_resamples=n_bootstrap, seed=seed),
+        "difference": difference,
+        "paired_counts": counts,
+        "outcome": outcome,
+        "beats_baseline": outcome == "beats",
+        "per_task": per_task,
+        "n": len(heldout),
+        "train_examples": sum(1 for e in train_examples if e.label is not None and e.task in tasks),
+        "seconds": round(time.monotonic() - started, 2),
+    }

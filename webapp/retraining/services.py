@@ -443,7 +443,7 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
         loss_history=history,
     )
     trained_weights = candidate.metadata.get("mixture_weights") or {}
-    evaluation = _evaluate(run, project_settings, candidate, tasks)
+    evaluation = _evaluate(run, project_settings, candidate, tasks, examples)
     _run_update(
         run,
         phase=TrainingRun.Phase.REGISTERING,
@@ -474,10 +474,12 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     from evaluation.report import full_report, write_report
 
     report_dir = root / "reports" / f"{project.slug}-v{version.number}"
-    write_report(
-        full_report(evaluation["judge"], tasks, evaluation["heldout"], n_bootstrap=200),
-        report_dir,
-    )
+    report = full_report(evaluation["judge"], tasks, evaluation["heldout"], n_bootstrap=200)
+    lexical = evaluation["metrics"].get("lexical_baseline") or {}
+    if "accuracy" in lexical:
+        report["baselines"]["tfidf_logreg"] = {"accuracy": lexical["accuracy"]}
+    report["lexical_baseline"] = lexical
+    write_report(report, report_dir)
     version.report_dir = str(report_dir)
     version.save(update_fields=["report_dir", "updated_at"])
     if evaluation["gate"]["passed"]:
@@ -486,16 +488,32 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     _run_finish(run, TrainingRun.Status.SUCCEEDED, phase=TrainingRun.Phase.DONE)
 
 
-def _evaluate(run, project_settings, candidate, tasks) -> dict:
-    """One pass over the held-out human labels per version: metrics, gate and report."""
+def _evaluate(run, project_settings, candidate, tasks, train_examples) -> dict:
+    """One pass over the held-out human labels per version: metrics (with the lexical baseline
+    trained on the same snapshot beside it), gate and report."""
     from evaluation.evaluate import evaluate
     from judging.inference import Judge
     from webapp.autoraters.gate import gate_decide
-    from webapp.retraining.evaluation import CachedJudge, scorable
+    from webapp.retraining.evaluation import (
+        LEXICAL_BASELINE,
+        CachedJudge,
+        lexical_baseline,
+        scorable,
+    )
 
     heldout = scorable(tasks, heldout_examples(run.project))
     judge = CachedJudge(candidate)
     metrics = evaluate(judge, tasks, heldout)
+    try:
+        metrics["lexical_baseline"] = lexical_baseline(
+            tasks, train_examples, heldout, judge.judge(tasks, heldout)
+        )
+    except Exception as error:  # noqa: BLE001 - the version is still worth registering
+        logger.exception("run %s: the lexical baseline failed", run.pk)
+        metrics["lexical_baseline"] = {
+            "name": LEXICAL_BASELINE,
+            "error": f"{type(error).__name__}: {error}",
+        }
     existing = AutoraterVersion.objects.filter(training_run=run).first()
     incumbent = existing.parent if existing else version_promoted_for(run.project_id)
     incumbent_metrics, incumbent_verdicts = {}, None

@@ -28,6 +28,14 @@ def percent(value) -> str:
 
 
 @register.filter
+def points(value) -> str:
+    """A difference of two proportions in signed percentage points: "+3.0 pts"."""
+    if value is None or value == "":
+        return "–"
+    return f"{float(value) * 100:+.1f} pts"
+
+
+@register.filter
 def duration(seconds) -> str:
     """Seconds as "1h 02m", "3m 05s" or "12s"."""
     if seconds is None or seconds == "":
