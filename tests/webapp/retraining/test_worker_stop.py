@@ -4,6 +4,8 @@ tests/integration/test_worker_stop.py): the stop flag, releasing the lease, the 
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.urls import reverse
 
 from webapp.annotation.demo import demo_project_ensure
 from webapp.retraining import worker_stop
@@ -71,3 +73,14 @@ def test_a_stopping_worker_sends_a_new_message_back_instead_of_claiming(run, sto
         assert broker.llen("train") == 1  # left to the next worker
     finally:
         broker.delete("train")
+
+
+def test_the_run_panel_says_the_run_was_handed_back(client, run):
+    claimed = run_claim(run.pk)
+    client.force_login(get_user_model().objects.get(username="admin"))
+    url = reverse("run-progress", args=[run.pk])
+    assert "handed back" not in client.get(url).content.decode()
+    run_hand_back(run.pk, claimed.lease_token)
+    panel = client.get(url).content.decode()
+    assert 'data-testid="run-handed-back"' in panel and ">queued<" in panel
+    assert 'hx-trigger="every 1s"' in panel  # still active: the page keeps polling
