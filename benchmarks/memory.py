@@ -1,0 +1,333 @@
+"""Memory per device for fine-tuning 2B, 7B and 9B bases, from the code's own shapes.
+
+    python -m benchmarks.memory [--batch 4] [--seq 2048] [--rank 16] [--targets q k v o]
+
+Nothing is allocated: every shape comes from `nnx.eval_shape` of `judging.model.Decoder` built
+from a Hugging Face config.json (judging.hf.config_from_hf), the optimizer state from
+`jax.eval_shape` of the trainer's own optax chain (training/loop/optimizer.py), the per-device
+shard of every array from the trainer's FSDP rule (training.parallel.param_sharding over an
+`AbstractMesh`), and the activations from JAX's `saved_residuals` (the data that
+`jax.ad_checkpoint.print_saved_residuals` prints) of the trainer's loss
+(training.loop.loss.label_loss, bf16 compute): what the backward pass keeps, before XLA's
+fusion. `xla_check` compares that with XLA's compiled buffer assignment (this backend's
+`memory_analysis()`) at 2 layers: one more row of 2,048 tokens at Llama-2-7B width adds 2.16 GB
+traced and 2.30 GB compiled on CPU.
+
+Activations: the residuals are traced for 2 and 4 layers at batch 1 and 2 (cheap), split into
+a per-row part and a per-step part (bf16 copies of float32 weights), each before and per block,
+and extrapolated to the model's depth and the stated per-device micro-batch. `score_tensors`
+are the residuals of shape [..., L, L] (attention probabilities), which flash attention
+(cuDNN, through jax.nn.dot_product_attention) does not keep; `activations_flash` leaves them
+out. With remat (each block recomputed in the backward pass, training/lora.py's
+`enable_remat`), a block keeps only its input [B, L, D] (bf16) and one block's activations
+are live at a time. LoRA is given full fine-tuning's activations (an upper bound: a frozen
+weight needs no dW, so a few inputs need not be kept).
+
+Regimes (dtypes as the trainer uses them):
+    full   float32 master weights + float32 grads + AdamW mu, nu (float32) + bf16 weight copies
+    lora   the base frozen in bf16 (no grads, no moments) + float32 adapters (rank r on the
+           `targets` projections: A [in, r], B [r, out]) + their grads + AdamW moments
+
+Targets: one 80 GiB GPU (no sharding) and a TPU v5e-8 (8 chips x 16 GiB, FSDP over 8: every
+array of 2^14+ elements sharded on its largest dimension 8 divides). `fits` compares with 90% of
+a device's memory (XLA temporaries, fragmentation, the one-layer all-gather under FSDP). Note
+JAX preallocates 75% of a GPU by default; set XLA_PYTHON_CLIENT_MEM_FRACTION=.95 for a run near
+the limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax._src.ad_checkpoint import saved_residuals  # print_saved_residuals, as data
+from jax.sharding import AbstractMesh
+
+from judging.hf import config_from_hf, hf_param_map
+from judging.model import Decoder, ModelConfig
+from training import parallel
+from training.config import TrainConfig
+from training.loop.batch import Batch
+from training.loop.loss import label_loss
+from training.loop.optimizer import make_optimizer
+
+GiB = 2**30
+HEADROOM = 0.9
+DEVICES = {"gpu_80gb": (1, 80 * GiB), "tpu_v5e_8": (8, 16 * GiB)}
+_GEMMA2 = dict(
+    model_type="gemma2",
+    hidden_act="gelu_pytorch_tanh",
+    hidden_activation="gelu_pytorch_tanh",
+    head_dim=256,
+    query_pre_attn_scalar=256,
+    sliding_window=4096,
+    final_logit_softcapping=30.0,
+    attn_logit_softcapping=50.0,
+    max_position_embeddings=8192,
+    rms_norm_eps=1e-6,
+    rope_theta=10000.0,
+    tie_word_embeddings=True,
+    vocab_size=256000,
+)
+_LLAMA = dict(rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False, vocab_size=32000)
+BASES: dict[str, dict[str, Any]] = {
+    "gemma-2-2b": dict(_GEMMA2, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26,
+                       num_attention_heads=8, num_key_value_heads=4),
+    "llama-2-7b": dict(_LLAMA, model_type="llama", hidden_size=4096, intermediate_size=11008,
+                       num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
+                       max_position_embeddings=4096),
+    "mistral-7b": dict(_LLAMA, model_type="mistral", hidden_size=4096, intermediate_size=14336,
+                       num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+                       max_position_embeddings=32768, sliding_window=4096),
+    "gemma-2-9b": dict(_GEMMA2, hidden_size=3584, intermediate_size=14336, num_hidden_layers=42,
+                       num_attention_heads=16, num_key_value_heads=8),
+}  # fmt: skip
+
+
+def model_config(hf: dict[str, Any]) -> tuple[ModelConfig, str | None]:
+    """(config, note): the family's own, or a Llama-shaped stand-in of the same sizes where this
+    checkout cannot build the family (the note says what the stand-in lacks)."""
+    try:
+        return config_from_hf(hf), None
+    except ValueError as error:
+        keep = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+                "num_attention_heads", "num_key_value_heads", "head_dim", "rms_norm_eps",
+                "rope_theta", "tie_word_embeddings", "max_position_embeddings")  # fmt: skip
+        stand_in = {k: hf[k] for k in keep if k in hf} | {"model_type": "llama"}
+        note = (
+            f"Llama-shaped stand-in ({error}): without Gemma's 2 extra norms per layer "
+            f"({2 * hf['hidden_size'] * hf['num_hidden_layers']:,} params) and with SiLU "
+            "for GeGLU (same shapes)"
+        )
+        return config_from_hf(stand_in), note
+
+
+def _abstract_params(config: ModelConfig, dtype: Any) -> dict:
+    model = nnx.eval_shape(lambda: Decoder(config, rngs=nnx.Rngs(0)))
+    pure = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, dtype), pure)
+
+
+def _bytes(tree: Any, n_devices: int) -> int:
+    """Bytes one device holds of `tree` under the trainer's FSDP rule over n devices."""
+    mesh = AbstractMesh((n_devices,), (parallel.DATA_AXIS,))
+    total = 0
+    for leaf in jax.tree.leaves(tree):
+        shape = parallel.param_sharding(mesh, leaf.shape, fsdp=True).shard_shape(leaf.shape)
+        total += int(np.prod(shape, dtype=np.int64)) * jnp.dtype(leaf.dtype).itemsize
+    return total
+
+
+def adapters(config: ModelConfig, targets: list[str], rank: int) -> dict[str, Any]:
+    """LoRA A [in, r] and B [r, out] (float32) for each target projection of every block, the
+    projections found by name in the model's own kernels (hf_param_map's paths)."""
+    params = _abstract_params(config, jnp.float32)
+    out = {}
+    for _, (path, _) in hf_param_map(config).items():
+        if path[0] == "blocks" and path[-1] == "kernel" and path[-2] in targets:
+            leaf = params
+            for key in path:
+                leaf = leaf[key]
+            d_in, d_out = leaf.shape
+            name = ".".join(map(str, path[:-1]))
+            out[name + ".lora_a"] = jax.ShapeDtypeStruct((d_in, rank), jnp.float32)
+            out[name + ".lora_b"] = jax.ShapeDtypeStruct((rank, d_out), jnp.float32)
+    return out
+
+
+def _residuals(config: ModelConfig, batch: int, seq: int) -> dict[str, int]:
+    """Bytes the backward pass of the training loss keeps (arguments, i.e. the weights and the
+    batch, excluded), split into score tensors ([..., L, L]) and the rest."""
+    model = nnx.eval_shape(lambda: Decoder(config, rngs=nnx.Rngs(0)))
+    graphdef, params = nnx.split(model, nnx.Param)
+    rows = jax.ShapeDtypeStruct((batch,), jnp.int32)
+    data = Batch(
+        tokens=jax.ShapeDtypeStruct((batch, seq), jnp.int32),
+        mask=jax.ShapeDtypeStruct((batch, seq), jnp.bool_),
+        last=rows,
+        targets=rows,
+    )
+
+    def loss(params, data):
+        return label_loss(nnx.merge(graphdef, params), data, None, jnp.bfloat16)
+
+    out = {"scores": 0, "other": 0}
+    for aval, source in saved_residuals(loss, params, data):
+        if source.startswith("from the argument"):
+            continue
+        size = int(np.prod(aval.shape, dtype=np.int64)) * aval.dtype.itemsize
+        is_score = len(aval.shape) >= 2 and aval.shape[-1] == aval.shape[-2] == seq
+        out["scores" if is_score else "other"] += size
+    return out
+
+
+def activations(hf: dict[str, Any], batch: int, seq: int) -> dict[str, int]:
+    """Saved activations of the config.json `hf` at its depth and `batch` rows, from traces of
+    the same config at 2 and 4 layers and 1 and 2 rows: each kind's bytes are
+    step + row * b + layers * (step_block + row_block * b)."""
+    config = model_config(hf)[0]
+    r = {
+        (n, b): _residuals(model_config({**hf, "num_hidden_layers": n})[0], b, seq)
+        for n in (2, 4)
+        for b in (1, 2)
+    }
+    n, parts = config.n_layers, {}
+    for kind in ("scores", "other"):
+        row = {k: r[k, 2][kind] - r[k, 1][kind] for k in (2, 4)}  # one more row, at 2 / 4 layers
+        step = {k: r[k, 1][kind] - row[k] for k in (2, 4)}
+        row_block, step_block = (row[4] - row[2]) / 2, (step[4] - step[2]) / 2
+        parts[kind] = {
+            "row_block": row_block,
+            "row": row[2] - 2 * row_block + n * row_block,
+            "step": step[2] - 2 * step_block + n * step_block,
+        }
+    scores, other = parts["scores"], parts["other"]
+    block_input = seq * config.d_model * 2  # a block's bf16 input [L, D], per row
+    # remat: every block keeps its input only, and one block's activations are live during its
+    # backward. "row" = base + n * row_block, where base is negative by about a row_block (the
+    # last block runs at one position only, `logits_at`): so base + 2 * row_block is the part
+    # outside the blocks plus that last block, and one more row_block the live block.
+    remat_other = other["row"] - (n - 2) * other["row_block"] + n * block_input
+    remat_scores = scores["row"] - (n - 2) * scores["row_block"]
+    return {
+        "activations": int(batch * (scores["row"] + other["row"])),
+        "activations_flash": int(batch * other["row"]),
+        "activations_remat": int(batch * (remat_scores + remat_other)),
+        "activations_remat_flash": int(batch * remat_other),
+        "per_step_copies": int(scores["step"] + other["step"]),
+    }
+
+
+def base_report(name: str, batch: int, seq: int, rank: int, targets: list[str]) -> dict[str, Any]:
+    config, note = model_config(BASES[name])
+    full = _abstract_params(config, jnp.float32)
+    frozen = _abstract_params(config, jnp.bfloat16)
+    lora = adapters(config, targets, rank)
+    tx = make_optimizer(TrainConfig())
+    full_opt, lora_opt = jax.eval_shape(tx.init, full), jax.eval_shape(tx.init, lora)
+    act = activations(BASES[name], batch, seq)
+    count = sum(int(np.prod(x.shape, dtype=np.int64)) for x in jax.tree.leaves(full))
+    out: dict[str, Any] = {
+        "config": {k: v for k, v in config.to_dict().items() if isinstance(v, int | float)},
+        "params": count,
+        "adapter_params": sum(int(np.prod(x.shape)) for x in jax.tree.leaves(lora)),
+        "note": note,
+        "devices": {},
+    }
+    for device, (n, capacity) in DEVICES.items():
+        regimes = {
+            "full": {
+                "params_fp32": _bytes(full, n),
+                "grads_fp32": _bytes(full, n),
+                "adamw_fp32": _bytes(full_opt, n),
+                "bf16_weight_copies": act["per_step_copies"] // n,
+            },
+            "lora": {
+                "base_bf16": _bytes(frozen, n),
+                "adapters_fp32": _bytes(lora, n),
+                "adapter_grads_fp32": _bytes(lora, n),
+                "adapter_adamw_fp32": _bytes(lora_opt, n),
+            },
+        }
+        per_device: dict[str, Any] = {"chips": n, "capacity_bytes": capacity}
+        for regime, state in regimes.items():
+            fixed = sum(state.values())
+            totals = {
+                key: fixed + act[f"activations{suffix}"]
+                for key, suffix in (
+                    ("no_remat", ""),
+                    ("no_remat_flash", "_flash"),
+                    ("remat", "_remat"),
+                    ("remat_flash", "_remat_flash"),
+                )
+            }
+            per_device[regime] = {
+                **state,
+                "state_total": fixed,
+                **{k: v for k, v in act.items() if k.startswith("activations")},
+                "total": totals,
+                "fits": {k: v <= HEADROOM * capacity for k, v in totals.items()},
+            }  # fmt: skip
+        out["devices"][device] = per_device
+    return out
+
+
+def xla_check(name: str, seq: int) -> dict[str, Any]:
+    """The traced per-row residuals against XLA's own buffer assignment (this backend's
+    compiled gradient, `memory_analysis().temp_size_in_bytes`), at 2 layers of `name`'s width:
+    bytes added by one more row of `seq` tokens."""
+    config = model_config({**BASES[name], "num_hidden_layers": 2})[0]
+    graphdef, params = nnx.split(nnx.eval_shape(lambda: Decoder(config, rngs=nnx.Rngs(0))))
+    temp, traced = {}, {}
+    for b in (1, 2):
+        rows = jax.ShapeDtypeStruct((b,), jnp.int32)
+        tokens = jax.ShapeDtypeStruct((b, seq), jnp.int32)
+        data = Batch(tokens=tokens, mask=tokens.update(dtype=jnp.bool_), last=rows, targets=rows)
+
+        def loss(params, data):
+            return label_loss(nnx.merge(graphdef, params), data, None, jnp.bfloat16)
+
+        compiled = jax.jit(jax.grad(loss)).lower(params, data).compile()
+        temp[b] = compiled.memory_analysis().temp_size_in_bytes
+        traced[b] = sum(_residuals(config, b, seq).values())
+    return {
+        "model": f"{name} width, 2 layers",
+        "backend": jax.default_backend(),
+        "traced_per_row_bytes": traced[2] - traced[1],
+        "xla_temp_per_row_bytes": temp[2] - temp[1],
+    }
+
+
+def _gib(report: dict) -> dict:
+    """The headline table: GiB per device, remat with flash attention (and without remat)."""
+    rows = {}
+    for name, base in report["bases"].items():
+        for device, d in base["devices"].items():
+            for regime in ("full", "lora"):
+                r = d[regime]
+                rows[f"{name} {regime} {device}"] = {
+                    "state_gib": round(r["state_total"] / GiB, 1),
+                    "total_remat_flash_gib": round(r["total"]["remat_flash"] / GiB, 1),
+                    "total_no_remat_flash_gib": round(r["total"]["no_remat_flash"] / GiB, 1),
+                    "total_no_remat_gib": round(r["total"]["no_remat"] / GiB, 1),
+                    "fits_remat_flash": r["fits"]["remat_flash"],
+                    "fits_no_remat_flash": r["fits"]["no_remat_flash"],
+                }
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.memory")
+    parser.add_argument("--bases", nargs="+", choices=list(BASES), default=list(BASES))
+    parser.add_argument("--batch", type=int, default=4, help="micro-batch rows per device")
+    parser.add_argument("--seq", type=int, default=2048, help="tokens per row")
+    parser.add_argument("--rank", type=int, default=16, help="LoRA rank")
+    parser.add_argument("--targets", nargs="+", default=["q", "k", "v", "o"])
+    parser.add_argument("--no-xla-check", action="store_true", help="skip the compiled check")
+    args = parser.parse_args(argv)
+    report: dict[str, Any] = {
+        "batch_per_device": args.batch,
+        "seq": args.seq,
+        "lora_rank": args.rank,
+        "lora_targets": args.targets,
+        "headroom": HEADROOM,
+        "lora_activations": "full fine-tuning's (an upper bound: frozen weights need no dW)",
+        "bases": {
+            name: base_report(name, args.batch, args.seq, args.rank, args.targets)
+            for name in args.bases
+        },
+    }
+    report["table_gib"] = _gib(report)
+    if not args.no_xla_check:
+        report["xla_check"] = xla_check(args.bases[0], args.seq)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
