@@ -6,6 +6,12 @@ Layout of a checkpoint directory:
     config.json      ModelConfig.to_dict()
     tokenizer.json   the Hugging Face tokenizer
     metadata.json    free-form JSON (training config, steps, final loss, format_version, ...)
+    special_tokens.json  only for a pretrained (Hugging Face) tokenizer: its bos/eos/pad ids,
+                     which it does not spell <bos>/<eos>/<pad> as Ember's own tokenizers do
+
+`load_checkpoint` also takes an adapter-only (LoRA) checkpoint (judging/adapter.py) and
+returns its base with the adapters merged; `load_model_dir` takes any of the three layouts
+(Ember, adapter, Hugging Face) and names them all when a directory is none of them.
 
 Everything is written into a hidden temporary sibling directory and renamed into place at the
 end, so a crash never leaves a half-written checkpoint at `directory`.
@@ -25,6 +31,7 @@ import jax
 import orbax.checkpoint as ocp
 from flax import nnx
 
+from judging import adapter
 from judging.model import Decoder, ModelConfig
 from judging.tokenizer import JudgeTokenizer
 
@@ -32,6 +39,7 @@ PARAMS_DIR = "params"
 CONFIG_FILE = "config.json"
 TOKENIZER_FILE = "tokenizer.json"
 METADATA_FILE = "metadata.json"
+SPECIAL_TOKENS_FILE = "special_tokens.json"
 
 
 @dataclasses.dataclass
@@ -57,6 +65,32 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", "utf-8")
 
 
+def write_tokenizer(path: Path, tokenizer: JudgeTokenizer) -> None:
+    """tokenizer.json at `path`, and beside it special_tokens.json for a pretrained tokenizer."""
+    tokenizer.save(path)
+    if type(tokenizer) is not JudgeTokenizer:
+        ids = {"bos_id": tokenizer.bos_id, "eos_id": tokenizer.eos_id, "pad_id": tokenizer.pad_id}
+        _write_json(path.with_name(SPECIAL_TOKENS_FILE), ids)
+
+
+def read_tokenizer(path: Path) -> JudgeTokenizer:
+    """The tokenizer `write_tokenizer` wrote at `path`."""
+    special = path.with_name(SPECIAL_TOKENS_FILE)
+    if not special.exists():
+        return JudgeTokenizer.load(path)
+    from tokenizers import Tokenizer
+
+    from judging.hf import HFJudgeTokenizer  # judging.hf imports this module
+
+    ids = json.loads(special.read_text("utf-8"))
+    return HFJudgeTokenizer(
+        Tokenizer.from_file(str(path)),
+        bos_id=ids.get("bos_id"),
+        eos_id=ids.get("eos_id"),
+        pad_id=ids.get("pad_id"),
+    )
+
+
 def save_checkpoint(
     directory: str | Path,
     model: Decoder,
@@ -75,7 +109,7 @@ def save_checkpoint(
         checkpointer.wait_until_finished()
         checkpointer.close()
         _write_json(tmp / CONFIG_FILE, config.to_dict())
-        tokenizer.save(tmp / TOKENIZER_FILE)
+        write_tokenizer(tmp / TOKENIZER_FILE, tokenizer)
         _write_json(tmp / METADATA_FILE, metadata)
         if directory.exists():
             old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex[:8]}"
@@ -94,15 +128,52 @@ def is_checkpoint(directory: str | Path) -> bool:
     return all((directory / name).exists() for name in (PARAMS_DIR, CONFIG_FILE, TOKENIZER_FILE))
 
 
+def load_model_dir(directory: str | Path) -> LoadedModel:
+    """An Ember checkpoint, an adapter checkpoint (merged onto its base) or a local Hugging Face
+    checkpoint directory; ValueError naming the three layouts when it is none of them."""
+    from judging import hf  # judging.hf imports this module
+
+    directory = Path(directory).absolute()
+    if is_checkpoint(directory) or adapter.is_adapter_checkpoint(directory):
+        return load_checkpoint(directory)
+    if hf.is_hf_checkpoint(directory):
+        return hf.from_pretrained(directory)
+    raise ValueError(
+        f"{directory} is not a model checkpoint: an Ember checkpoint has {PARAMS_DIR}/, "
+        f"{CONFIG_FILE} and {TOKENIZER_FILE}; an adapter checkpoint {adapter.ADAPTER_FILE} and "
+        f"{adapter.ADAPTER_CONFIG}; a Hugging Face one a {CONFIG_FILE} with a model_type and "
+        "*.safetensors weights"
+    )
+
+
+def _load_adapter_checkpoint(directory: Path) -> LoadedModel:
+    adapters, config, metadata = adapter.read_adapter_checkpoint(directory)
+    base_dir = Path(config["base"])
+    if adapter.is_adapter_checkpoint(base_dir):
+        raise ValueError(f"{directory}: its base {base_dir} is itself an adapter checkpoint")
+    found = adapter.weights_sha256(base_dir)
+    if found != config["base_sha256"]:
+        raise ValueError(
+            f"{directory}: the base {base_dir} has weights sha256 {found}, the adapters were "
+            f"trained on {config['base_sha256']}"
+        )
+    base = load_model_dir(base_dir)
+    model = adapter.merge_adapters(base.model, adapters, float(config["scale"]))
+    metadata = {**metadata, "adapter": config}
+    return LoadedModel(model=model, config=base.config, tokenizer=base.tokenizer, metadata=metadata)
+
+
 def load_checkpoint(directory: str | Path) -> LoadedModel:
     directory = Path(directory).absolute()
+    if adapter.is_adapter_checkpoint(directory):
+        return _load_adapter_checkpoint(directory)
     if not is_checkpoint(directory):
         raise FileNotFoundError(
             f"{directory} is not a judge checkpoint "
             f"(needs {PARAMS_DIR}/, {CONFIG_FILE}, {TOKENIZER_FILE})"
         )
     config = ModelConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text("utf-8")))
-    tokenizer = JudgeTokenizer.load(directory / TOKENIZER_FILE)
+    tokenizer = read_tokenizer(directory / TOKENIZER_FILE)
     metadata_path = directory / METADATA_FILE
     metadata = json.loads(metadata_path.read_text("utf-8")) if metadata_path.exists() else {}
     abstract = nnx.eval_shape(lambda: Decoder(config, rngs=nnx.Rngs(0)))

@@ -1,7 +1,11 @@
 """CLI.
 
 python -m training train --data SNAPSHOT.jsonl --out DIR [--preset demo] [--steps N]
-    [--set FIELD=VALUE ...] [--state-dir DIR] [--init-checkpoint DIR]
+    [--set FIELD=VALUE ...] [--state-dir DIR] [--init DIR]
+    [--lora-rank R [--lora-alpha A] [--lora-targets q,k,v,o]] [--remat]
+    (--init: an Ember, adapter or Hugging Face checkpoint directory, training/init.py; with
+    --lora-rank OUT is an adapter-only checkpoint, training/lora.py)
+python -m training export-hf --model DIR --out DIR   (merged Hugging Face safetensors export)
     (multi-process: set EMBER_COORDINATOR, EMBER_NUM_PROCESSES, EMBER_PROCESS_ID per process)
 python -m training evaluate --model DIR --data FILE.jsonl      (prints JSON)
 python -m training evaluate --model DIR --data A.jsonl B.jsonl --report OUT_DIR
@@ -34,7 +38,21 @@ def main(argv: list[str] | None = None) -> int:
     train_cmd.add_argument("--seed", type=int)
     add_set_option(train_cmd)
     train_cmd.add_argument("--state-dir", help="resumable state; resumes if it holds one")
-    train_cmd.add_argument("--init-checkpoint", help="start from this saved judge")
+    train_cmd.add_argument(
+        "--init",
+        "--init-checkpoint",
+        dest="init",
+        help="start from this checkpoint: Ember, adapter or Hugging Face layout",
+    )
+    train_cmd.add_argument("--lora-rank", type=int, help="train rank-R LoRA adapters only")
+    train_cmd.add_argument("--lora-alpha", type=float, help="LoRA scale numerator (16)")
+    train_cmd.add_argument("--lora-targets", help="comma-separated: q,k,v,o,gate,up,down")
+    train_cmd.add_argument(
+        "--remat", action="store_true", default=None, help="recompute activations (nnx.remat)"
+    )
+    export_cmd = sub.add_parser("export-hf", help="write a checkpoint as Hugging Face files")
+    export_cmd.add_argument("--model", required=True, help="Ember, adapter or HF checkpoint")
+    export_cmd.add_argument("--out", required=True)
     eval_cmd = sub.add_parser("evaluate", help="evaluate a checkpoint on labelled JSONL")
     eval_cmd.add_argument("--model", required=True)
     eval_cmd.add_argument("--data", required=True, nargs="+")
@@ -56,6 +74,16 @@ def main(argv: list[str] | None = None) -> int:
         return recipe_cli.main(args)
     if args.command in variants_cli.COMMANDS:
         return variants_cli.main(args)
+    if args.command == "export-hf":
+        from judging.hf_export import export_hf
+
+        try:
+            out = export_hf(args.model, args.out)
+        except (ValueError, FileNotFoundError, KeyError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(json.dumps({"hf_dir": str(out)}))
+        return 0
 
     # Imported here so `--help` stays fast.
     from evaluation.evaluate import evaluate
@@ -69,7 +97,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.command == "train":
-        overrides = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
+        targets = args.lora_targets.split(",") if args.lora_targets else None
+        flags = (
+            ("steps", args.steps),
+            ("seed", args.seed),
+            ("lora_rank", args.lora_rank),
+            ("lora_alpha", args.lora_alpha),
+            ("lora_targets", targets),
+            ("remat", args.remat),
+        )
+        overrides = {k: v for k, v in flags if v is not None}
         try:
             overrides.update(parse_set(args.set))
             config = TrainConfig.preset(args.preset, **overrides)
@@ -80,15 +117,19 @@ def main(argv: list[str] | None = None) -> int:
         def progress(step: int, total: int, loss: float) -> None:
             print(f"step {step}/{total} loss {loss:.4f}", file=sys.stderr, flush=True)
 
-        result = train(
-            tasks,
-            examples,
-            config,
-            args.out,
-            on_progress=progress,
-            state_dir=args.state_dir,
-            init_checkpoint=args.init_checkpoint,
-        )
+        try:
+            result = train(
+                tasks,
+                examples,
+                config,
+                args.out,
+                on_progress=progress,
+                state_dir=args.state_dir,
+                init_checkpoint=args.init,
+            )
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         print(
             json.dumps(
                 {

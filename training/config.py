@@ -70,6 +70,16 @@ class TrainConfig:
     # (0: only when cancelled); keep the newest keep_checkpoints of them.
     checkpoint_every: int = 200
     keep_checkpoints: int = 2
+    # Parameter-efficient fine-tuning (training/lora.py): lora_rank > 0 puts flax.nnx LoRA
+    # adapters of that rank on the lora_targets projections (q, k, v, o, gate, up, down) of
+    # every block, trains them alone (scale lora_alpha / lora_rank) and keeps the base frozen
+    # in lora_base_dtype; 0 is full fine-tuning. Needs a starting checkpoint (--init).
+    lora_rank: int = 0
+    lora_alpha: float = 16.0
+    lora_targets: list[str] = dataclasses.field(default_factory=lambda: ["q", "k", "v", "o"])
+    lora_base_dtype: str = "bfloat16"
+    # Recompute each block's activations in the backward pass (nnx.remat): less memory.
+    remat: bool = False
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
@@ -88,6 +98,15 @@ class TrainConfig:
             raise ValueError("lm_loss_weight must be >= 0 and lm_loss_rows >= 1")
         if self.checkpoint_every < 0 or self.keep_checkpoints < 1:
             raise ValueError("checkpoint_every must be >= 0 and keep_checkpoints >= 1")
+        if self.lora_rank < 0 or self.lora_alpha <= 0:
+            raise ValueError("lora_rank must be >= 0 and lora_alpha > 0")
+        if self.lora_base_dtype not in DTYPES[1:]:
+            raise ValueError("lora_base_dtype must be float32 or bfloat16")
+        known = ("q", "k", "v", "o", "gate", "up", "down")
+        if self.lora_rank and (
+            not self.lora_targets or any(t not in known for t in self.lora_targets)
+        ):
+            raise ValueError(f"lora_targets {self.lora_targets!r}: each one of {', '.join(known)}")
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> TrainConfig:

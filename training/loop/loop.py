@@ -20,12 +20,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from judging.checkpoint import load_checkpoint, save_checkpoint
+from judging.adapter import is_adapter_checkpoint, save_adapter_checkpoint, weights_sha256
+from judging.checkpoint import save_checkpoint
 from judging.model import Decoder, ModelConfig, count_params
 from judging.task_format import FORMAT_VERSION, Example, Task
 from judging.tokenizer import JudgeTokenizer
-from training import parallel
+from training import lora, parallel
 from training.config import TrainConfig
+from training.init import check_label_tokens, load_init
 from training.loop.batch import place_batch
 from training.loop.data import BatchSource, corpus_tokenizer, data_fingerprint, encode_examples
 from training.loop.loss import compute_dtype, config_loss
@@ -102,12 +104,22 @@ def train(
     state_dir: resumable state every config.checkpoint_every steps; resumes from it if it
     holds a checkpoint of this config and data (ValueError if of another run).
     should_stop: polled after every step; True saves the state and raises TrainingCancelled.
-    init_checkpoint: start from this saved judge's weights, model config and tokenizer.
+    init_checkpoint: start from this checkpoint's weights, model config and tokenizer: an
+    Ember, adapter or Hugging Face checkpoint directory (training/init.py).
+    With config.lora_rank > 0 (needs init_checkpoint) only LoRA adapters train, and `out_dir`
+    is an adapter-only checkpoint referring to init_checkpoint (judging/adapter.py).
     tokenizer: use this tokenizer instead of building one (`corpus_tokenizer`).
     """
     started = time.monotonic()
     parallel.initialize_distributed()
-    init = load_checkpoint(init_checkpoint) if init_checkpoint is not None else None
+    if config.lora_rank and init_checkpoint is None:
+        raise ValueError("lora_rank > 0 fine-tunes a pretrained model: give --init DIR")
+    if config.lora_rank and is_adapter_checkpoint(init_checkpoint):
+        raise ValueError(
+            f"--init {init_checkpoint} is an adapter checkpoint: LoRA trains adapters on a full "
+            "base (export it merged with `python -m training export-hf` first)"
+        )
+    init = load_init(init_checkpoint) if init_checkpoint is not None else None
     init_path = None if init_checkpoint is None else str(Path(init_checkpoint).absolute())
     fingerprint = data_fingerprint(tasks, examples, init_path)
     store = StateStore(state_dir, config.keep_checkpoints) if state_dir is not None else None
@@ -130,6 +142,12 @@ def train(
         tokenizer = init.tokenizer
     elif tokenizer is None:
         tokenizer = corpus_tokenizer(tasks, examples, config.vocab_size, tokenizer_texts)
+    if type(tokenizer) is not JudgeTokenizer:  # a pretrained tokenizer: labels in context
+        check_label_tokens(
+            {t.name: t for t in tasks.values() if any(e.task == t.name for e in examples)},
+            tokenizer,
+            init_path,
+        )
     try:
         items = encode_examples(tasks, examples, tokenizer, max_len, config.reference_drop > 0)
     except KeyError as error:
@@ -224,7 +242,13 @@ def train(
 
     sharded = sum(not x.sharding.is_fully_replicated for x in jax.tree.leaves(state))
     model, _ = nnx.merge(graphdef, state)
-    model = _host_model(model, model_config)
+    if config.lora_rank:
+        adapters = lora.adapter_tensors(model)
+        trainable = sum(a.size for a in adapters.values())
+        model = init.model  # the base (float32, as loaded); the adapters go beside it
+    else:
+        model = _host_model(model, model_config)
+        trainable = count_params(model)
     final_loss = loss_history[-1][1]
     out_dir = Path(out_dir)
     metadata = {
@@ -237,6 +261,7 @@ def train(
         "examples_per_task": counts,
         "tasks": {name: task.to_dict() for name, task in tasks.items()},
         "n_params": count_params(model),
+        "trainable_params": trainable,
         "train_seconds": round(time.monotonic() - started, 2),
         "init_checkpoint": init_path,
         "resumed_from_step": resume_step or 0,
@@ -245,7 +270,17 @@ def train(
         "processes": jax.process_count(),
         "compute_dtype": jnp.dtype(compute_dtype(config)).name,
     }
-    if jax.process_index() == 0:
+    if jax.process_index() == 0 and config.lora_rank:
+        adapter_config = {
+            "base": init_path,
+            "base_sha256": weights_sha256(init_path),
+            "rank": config.lora_rank,
+            "alpha": config.lora_alpha,
+            "scale": config.lora_alpha / config.lora_rank,
+            "targets": list(config.lora_targets),
+        }
+        save_adapter_checkpoint(out_dir, adapters, adapter_config, metadata)
+    elif jax.process_index() == 0:
         save_checkpoint(out_dir, model, model_config, tokenizer, metadata)
     return TrainResult(
         out_dir, config.steps, final_loss, loss_history, config, resumed_from_step=resume_step or 0

@@ -12,6 +12,7 @@ import jax
 import orbax.checkpoint as ocp
 from flax import nnx
 
+from judging.checkpoint import read_tokenizer, write_tokenizer
 from judging.tokenizer import JudgeTokenizer
 
 STATE_STEPS_DIR = "steps"
@@ -36,15 +37,18 @@ class StateStore:
         return self.manager.latest_step()
 
     def load_tokenizer(self) -> JudgeTokenizer:
-        return JudgeTokenizer.load(self.directory / STATE_TOKENIZER)
+        return read_tokenizer(self.directory / STATE_TOKENIZER)
 
     def save_tokenizer(self, tokenizer: JudgeTokenizer) -> None:
         if jax.process_index() != 0:
             return
         path = self.directory / STATE_TOKENIZER
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tokenizer.save(tmp)
-        os.replace(tmp, path)
+        tmp = self.directory / f".tokenizer.tmp-{os.getpid()}"
+        tmp.mkdir(exist_ok=True)
+        write_tokenizer(tmp / STATE_TOKENIZER, tokenizer)  # + special_tokens.json if pretrained
+        for written in sorted(tmp.iterdir(), key=lambda p: p.name == STATE_TOKENIZER):
+            os.replace(written, path.with_name(written.name))
+        tmp.rmdir()
 
     def save(self, step: int, state: nnx.State, meta: dict[str, Any]) -> None:
         args = ocp.args.Composite(

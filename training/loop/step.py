@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from judging.model import Decoder, ModelConfig
-from training import parallel
+from training import lora, parallel
 from training.config import TrainConfig
 from training.loop.batch import Batch
 from training.loop.loss import LossFn, cast_floats, compute_dtype, label_loss
@@ -34,6 +34,11 @@ def _train_step(graphdef, state, batch: Batch, dropout_key):
     return nnx.state((model, optimizer)), loss
 
 
+def trained_params(config: TrainConfig) -> type[nnx.Param]:
+    """The parameters a step differentiates and optimises: the LoRA adapters, or all."""
+    return nnx.LoRAParam if config.lora_rank else nnx.Param
+
+
 def init_train_state(
     model_config: ModelConfig,
     config: TrainConfig,
@@ -42,7 +47,9 @@ def init_train_state(
 ) -> tuple[nnx.GraphDef, nnx.State]:
     """(graphdef, state) of the model and its AdamW optimizer, created in one jitted call
     directly with the mesh shardings (replicated, or FSDP-sharded). The model is initialised
-    from config.seed, or takes `init_params` (a saved judge's nnx.Param state)."""
+    from config.seed, or takes `init_params` (a saved judge's nnx.Param state). With
+    config.lora_rank the model gets LoRA adapters, its base is frozen in config.lora_base_dtype
+    and the optimizer holds state for the adapters only (training/lora.py)."""
     param_dtype = jnp.dtype(config.param_dtype)
 
     def build(params: nnx.State | None) -> tuple[Decoder, nnx.Optimizer]:
@@ -52,7 +59,13 @@ def init_train_state(
         if param_dtype != jnp.float32:
             model_def, model_state = nnx.split(model)
             model = nnx.merge(model_def, cast_floats(model_state, param_dtype))
-        return model, nnx.Optimizer(model, make_optimizer(config), wrt=nnx.Param)
+        if config.lora_rank:
+            rngs = nnx.Rngs(config.seed + 4)
+            lora.apply_lora(model, config.lora_targets, config.lora_rank, config.lora_alpha, rngs)
+            model = lora.freeze_base(model, jnp.dtype(config.lora_base_dtype))
+        if config.remat:
+            lora.enable_remat(model)
+        return model, nnx.Optimizer(model, make_optimizer(config), wrt=trained_params(config))
 
     graphdef, abstract = nnx.split(nnx.eval_shape(lambda: build(init_params)))
     shardings = jax.tree.map(
@@ -80,12 +93,16 @@ def make_train_step(
     shardings = jax.tree.map(lambda x: parallel.param_sharding(mesh, x.shape, config.fsdp), state)
     state = jax.device_put(state, shardings)
 
+    wrt = trained_params(config)
+
     def step(state, batch: Batch, key):
         model, optimizer = nnx.merge(graphdef, state)
-        model_def, params = nnx.split(model, nnx.Param)
+        model_def, params, frozen = nnx.split(model, wrt, ...)
+        if config.lora_rank:  # the frozen (e.g. bfloat16) base computes in the compute dtype
+            frozen = cast_floats(frozen, dtype)
 
         def pure_loss(params, micro: Batch, k):
-            return loss_fn(nnx.merge(model_def, params), micro, k, dtype)
+            return loss_fn(nnx.merge(model_def, params, frozen), micro, k, dtype)
 
         grad_fn = jax.value_and_grad(pure_loss)
         if accum == 1:
