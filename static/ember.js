@@ -70,3 +70,23 @@ document.addEventListener("keydown", (event) => {
   const found = control(key);
   if (found) { event.preventDefault(); found.click(); }
 });
+
+// Model text is shown as rendered Markdown; the "Raw text" button (key "r") switches every
+// model text on the page to the text as written, and the choice holds for the next items.
+const RAW_TEXT = "ember.rawText";
+function applyRawText() {
+  let raw = false;
+  try { raw = localStorage.getItem(RAW_TEXT) === "1"; } catch (error) { raw = document.documentElement.classList.contains("show-raw"); }
+  document.documentElement.classList.toggle("show-raw", raw);
+  document.querySelectorAll("[data-raw-toggle]").forEach((button) => button.setAttribute("aria-pressed", String(raw)));
+}
+document.addEventListener("click", (event) => {
+  const button = event.target instanceof Element && event.target.closest("[data-raw-toggle]");
+  if (!button) return;
+  const raw = !document.documentElement.classList.contains("show-raw");
+  try { localStorage.setItem(RAW_TEXT, raw ? "1" : "0"); } catch (error) { /* private mode: this page only */ }
+  document.documentElement.classList.toggle("show-raw", raw);
+  applyRawText();
+});
+document.addEventListener("DOMContentLoaded", applyRawText);
+document.addEventListener("htmx:load", applyRawText);

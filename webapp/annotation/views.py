@@ -76,6 +76,23 @@ def _choices(task) -> list[tuple[str, str, str]]:
     return [(label, keys[index] if keys else "", label) for index, label in enumerate(task.labels)]
 
 
+def _content_context(task, item: Item) -> dict:
+    """The item's text as the rater screens show it: context fields, and the two responses of a
+    pairwise item side by side."""
+    pairwise = task.type is TaskType.PAIRWISE
+    return {
+        "task": task,
+        "fields": [
+            (field, item.context.get(field, ""))
+            for field in task.context_fields
+            if not (pairwise and field in (RESPONSE_A, RESPONSE_B))
+        ],
+        "responses": [(lbl, item.context.get(f"response {lbl}", "")) for lbl in ("A", "B")]
+        if pairwise
+        else [],
+    }
+
+
 def _item_context(
     request: HttpRequest, project: Project, item: Item | None, *, mine=None, **extra
 ) -> dict:
@@ -90,18 +107,9 @@ def _item_context(
     if item is None:
         return context
     task = task_of(item.task)
-    pairwise = task.type is TaskType.PAIRWISE
     context.update(
-        task=task,
+        _content_context(task, item),
         kind=task.type.value if task.scale is None else "scale",
-        fields=[
-            (field, item.context.get(field, ""))
-            for field in task.context_fields
-            if not (pairwise and field in (RESPONSE_A, RESPONSE_B))
-        ],
-        responses=[(lbl, item.context.get(f"response {lbl}", "")) for lbl in ("A", "B")]
-        if pairwise
-        else [],
         choices=_choices(task),
         submission_key=uuid.uuid4().hex,
         mine=mine,
@@ -175,6 +183,7 @@ def _reveal_context(
         "tags": Annotation.DisagreementTag.choices,
         "gold": rater_gold_accuracy(project=project, user=request.user) if item.is_gold else None,
         **_verdict_context(project, item),
+        **_content_context(task_of(item.task), item),
     }
     judgment = context["judgment"]
     context["disagrees"] = bool(
