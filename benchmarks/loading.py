@@ -116,7 +116,7 @@ def write_checkpoint(
     index = {"metadata": {"total_size": total}, "weight_map": weight_map}
     (directory / "model.safetensors.index.json").write_text(json.dumps(index, indent=2), "utf-8")
     return {"bf16_bytes": total, "fp32_bytes": 2 * total, "n_params": total // 2,
-            "shards": len(groups)}  # fmt: skip
+            "shards": len(groups), "largest_tensor_bf16_bytes": max(sizes.values())}  # fmt: skip
 
 
 def _status_kib(field: str) -> int:

@@ -146,10 +146,10 @@ def stream_model(
     """`Decoder(config)` with the checkpoint's weights, each placed with its mesh sharding.
 
     dtype: None keeps the stored dtype; else every weight is cast to it (block by block).
-    mesh: default a one-device mesh (the default device); fsdp: shard over the mesh's data axis
-    (ignored on one device)."""
+    mesh: default a one-device mesh (this process's first device); fsdp: shard over the
+    mesh's data axis (ignored on one device)."""
     directory = Path(directory)
-    mesh = parallel.make_mesh(jax.devices()[:1]) if mesh is None else mesh
+    mesh = parallel.make_mesh(jax.local_devices()[:1]) if mesh is None else mesh
     graphdef, state, shardings = param_shardings(config, mesh, fsdp)
     pure = nnx.to_pure_dict(state)
     mapping = hf_param_map(config)
