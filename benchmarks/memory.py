@@ -23,7 +23,8 @@ out. With remat (each block recomputed in the backward pass, training/lora.py's
 are live at a time. LoRA is given full fine-tuning's activations (an upper bound: a frozen
 weight needs no dW, so a few inputs need not be kept).
 
-Regimes (dtypes as the trainer uses them):
+Regimes, in the dtypes the trainer's defaults give (TrainConfig().param_dtype, lora_base_dtype;
+reported under `dtypes`):
     full   float32 master weights + float32 grads + AdamW mu, nu (float32) + bf16 weight copies
     lora   the base frozen in bf16 (no grads, no moments) + float32 adapters (rank r on the
            `targets` projections: A [in, r], B [r, out]) + their grads + AdamW moments
@@ -205,10 +206,12 @@ def activations(hf: dict[str, Any], batch: int, seq: int) -> dict[str, int]:
 
 def base_report(name: str, batch: int, seq: int, rank: int, targets: list[str]) -> dict[str, Any]:
     config, note = model_config(BASES[name])
-    full = _abstract_params(config, jnp.float32)
-    frozen = _abstract_params(config, jnp.bfloat16)
+    trainer = TrainConfig()
+    param_dtype = jnp.dtype(trainer.param_dtype)
+    full = _abstract_params(config, param_dtype)
+    frozen = _abstract_params(config, jnp.dtype(getattr(trainer, "lora_base_dtype", "bfloat16")))
     lora = adapters(config, targets, rank)
-    tx = make_optimizer(TrainConfig())
+    tx = make_optimizer(trainer)
     full_opt, lora_opt = jax.eval_shape(tx.init, full), jax.eval_shape(tx.init, lora)
     act = activations(BASES[name], batch, seq)
     count = sum(int(np.prod(x.shape, dtype=np.int64)) for x in jax.tree.leaves(full))
@@ -216,22 +219,31 @@ def base_report(name: str, batch: int, seq: int, rank: int, targets: list[str]) 
         "config": {k: v for k, v in config.to_dict().items() if isinstance(v, int | float)},
         "params": count,
         "adapter_params": sum(int(np.prod(x.shape)) for x in jax.tree.leaves(lora)),
+        "dtypes": {
+            "full_params_grads_adamw": param_dtype.name,
+            "lora_base": jax.tree.leaves(frozen)[0].dtype.name,
+            "adapters_grads_adamw": "float32",
+            "compute": "bfloat16",
+        },
         "note": note,
         "devices": {},
     }
     for device, (n, capacity) in DEVICES.items():
         regimes = {
             "full": {
-                "params_fp32": _bytes(full, n),
-                "grads_fp32": _bytes(full, n),
-                "adamw_fp32": _bytes(full_opt, n),
-                "bf16_weight_copies": act["per_step_copies"] // n,
+                "params": _bytes(full, n),
+                "grads": _bytes(full, n),
+                "adamw": _bytes(full_opt, n),
+                # bf16 copies of the weights the compute reads (none if they are bf16 already)
+                "compute_weight_copies": (
+                    act["per_step_copies"] // n if param_dtype != jnp.bfloat16 else 0
+                ),
             },
             "lora": {
-                "base_bf16": _bytes(frozen, n),
-                "adapters_fp32": _bytes(lora, n),
-                "adapter_grads_fp32": _bytes(lora, n),
-                "adapter_adamw_fp32": _bytes(lora_opt, n),
+                "base": _bytes(frozen, n),
+                "adapters": _bytes(lora, n),
+                "adapter_grads": _bytes(lora, n),
+                "adapter_adamw": _bytes(lora_opt, n),
             },
         }
         per_device: dict[str, Any] = {"chips": n, "capacity_bytes": capacity}

@@ -42,12 +42,15 @@ def test_state_bytes_and_fsdp_shards():
     assert report["adapter_params"] == 32 * 16 * (2 * 8192 + 2 * 5120)
     gpu, tpu = report["devices"]["gpu_80gb"], report["devices"]["tpu_v5e_8"]
     full = gpu["full"]
-    assert full["params_fp32"] == full["grads_fp32"] == 4 * p
-    assert 8 * p <= full["adamw_fp32"] < 8 * p + 64  # mu, nu + step counters
-    assert gpu["lora"]["base_bf16"] == 2 * p
-    assert gpu["lora"]["adapter_adamw_fp32"] >= 2 * gpu["lora"]["adapters_fp32"]
+    assert report["dtypes"]["full_params_grads_adamw"] == "float32"  # the trainer's default
+    assert full["params"] == full["grads"] == 4 * p
+    assert 8 * p <= full["adamw"] < 8 * p + 64  # mu, nu + step counters
+    assert full["compute_weight_copies"] >= 2 * p - 2 * 32000 * 4096  # bf16 (lm_head at 1 row)
+    assert report["dtypes"]["lora_base"] == "bfloat16"
+    assert gpu["lora"]["base"] == 2 * p
+    assert gpu["lora"]["adapter_adamw"] >= 2 * gpu["lora"]["adapters"]
     # FSDP over 8: every big array split in 8 (norm scales, under 2^14 elements, replicated).
-    assert 4 * p / 8 <= tpu["full"]["params_fp32"] < 1.001 * 4 * p / 8
+    assert 4 * p / 8 <= tpu["full"]["params"] < 1.001 * 4 * p / 8
     assert not gpu["full"]["fits"]["remat_flash"]  # 7B x 16 bytes > 80 GiB
     assert gpu["lora"]["fits"]["remat_flash"]
     for regime in ("full", "lora"):
