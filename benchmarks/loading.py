@@ -12,6 +12,9 @@ the RSS before it (`ru_maxrss` growth where clear_refs is not allowed). On CPU t
 host memory too, so the growth includes the loaded parameters themselves:
 
     streamed_bf16   stream_model(dtype=None): the stored bf16, block by block
+    streamed_bf16_fsdp4
+                    the same over 4 host devices (XLA_FLAGS), FSDP-sharded: each device's block
+                    of each tensor read on its own
     streamed_fp32   stream_model(dtype=float32): cast block by block on the way in
     eager_fp32      judging.hf.model_from_tensors(read_safetensors(...)): every tensor read into
                     a float32 numpy dict first, then copied to the device (the loader before
@@ -37,7 +40,8 @@ import ml_dtypes
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-LOADERS = ("streamed_bf16", "streamed_fp32", "eager_fp32")
+LOADERS = ("streamed_bf16", "streamed_bf16_fsdp4", "streamed_fp32", "eager_fp32")
+FSDP_DEVICES = 4
 SIZES = {
     "default": dict(
         vocab_size=32000, hidden_size=1024, intermediate_size=2816, num_hidden_layers=8,
@@ -161,6 +165,10 @@ def _child(loader: str, directory: str) -> dict:
     start = time.perf_counter()
     if loader == "streamed_bf16":
         model = stream_model(directory, config)
+    elif loader == "streamed_bf16_fsdp4":
+        from training import parallel
+
+        model = stream_model(directory, config, mesh=parallel.make_mesh(), fsdp=True)
     elif loader == "streamed_fp32":
         model = stream_model(directory, config, dtype=jnp.float32)
     elif loader == "eager_fp32":
@@ -180,6 +188,8 @@ def _child(loader: str, directory: str) -> dict:
         "method": method,
         "seconds": round(seconds, 3),
         "param_bytes": int(sum(x.nbytes for x in leaves)),
+        "devices": len(jax.devices()),
+        "sharded_arrays": sum(not x.sharding.is_fully_replicated for x in leaves),
         "param_sum": float(sum(np.asarray(x, dtype=np.float64).sum() for x in leaves)),
     }
 
@@ -187,6 +197,8 @@ def _child(loader: str, directory: str) -> dict:
 def measure(loader: str, directory: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env.setdefault("JAX_PLATFORMS", "cpu")
+    if loader.endswith("_fsdp4"):
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={FSDP_DEVICES}"
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.loading", "--child", loader, str(directory)],
         cwd=ROOT,

@@ -15,7 +15,7 @@ def test_streamed_peak_host_memory_below_fp32_size():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.loading", "--quick",
-         "--loaders", "streamed_bf16", "eager_fp32"],
+         "--loaders", "streamed_bf16", "streamed_bf16_fsdp4", "eager_fp32"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -37,3 +37,8 @@ def test_streamed_peak_host_memory_below_fp32_size():
     assert streamed["peak_rss_growth_bytes"] < sizes["bf16_bytes"] + 3 * largest
     assert streamed["below_fp32_size"]
     assert eager["peak_rss_growth_bytes"] > sizes["fp32_bytes"]
+    # Over 4 host devices with FSDP: sharded, the same numbers, no more memory.
+    fsdp = loaders["streamed_bf16_fsdp4"]
+    assert fsdp["devices"] == 4 and fsdp["sharded_arrays"] > 0
+    assert fsdp["param_sum"] == eager["param_sum"]
+    assert fsdp["peak_rss_growth_bytes"] < sizes["bf16_bytes"] + 3 * largest
