@@ -296,14 +296,20 @@ def training_run_give_up(*, run_id: int, error: BaseException) -> None:
         db_reset()  # the recover check fails it once its lease has expired too often
 
 
+# A training run's progress goes to the worker's console at most this often (and at its end).
+PROGRESS_LOG_SECONDS = 15.0
+
+
 class _Progress:
-    """on_progress for training: loss curve, throughput and ETA (best effort writes)."""
+    """on_progress for training: loss curve, throughput and ETA (best effort writes), and a
+    progress line on the worker's console."""
 
     def __init__(self, run: TrainingRun, heartbeat: Heartbeat, resumed_step: int) -> None:
         self.run = run
         self.heartbeat = heartbeat
         self.history = [point for point in run.loss_history if point[0] <= resumed_step]
         self.mark = (time.monotonic(), resumed_step)
+        self.logged = float("-inf")
 
     def __call__(self, step: int, total: int, loss: float) -> None:
         # A worker stop is left to the loop's should_stop check, which saves the state first.
@@ -317,6 +323,10 @@ class _Progress:
         fields = {"step": step, "total_steps": total, "loss_history": self.history}
         if rate:
             fields.update(steps_per_second=round(rate, 3), eta_seconds=(total - step) / rate)
+        if step >= total or now - self.logged >= PROGRESS_LOG_SECONDS:
+            self.logged = now
+            left = f", about {fields['eta_seconds']:.0f} s left" if "eta_seconds" in fields else ""
+            logger.info("run %s: step %d/%d, loss %.4f%s", self.run.pk, step, total, loss, left)
         try:
             _run_update(self.run, **fields)
         except TRANSIENT_ERRORS:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from webapp.config.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parents[3]
 VAR_DIR = Path(os.environ.get("EMBER_VAR_DIR", BASE_DIR / "var"))
 
@@ -101,12 +103,9 @@ STATICFILES_DIRS = [
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
 ]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("EMBER_LOG_LEVEL", "INFO")},
-}
+# The console shows serving, the workers' tasks and training progress; library chatter (orbax,
+# JAX, request lines, beat's periodic checks) only at EMBER_LOG_LEVEL=DEBUG (webapp/config/logs.py).
+LOGGING = logging_config(os.environ.get("EMBER_LOG_LEVEL", "INFO"))
 
 # Login rate limit: this many failures per address or per username within the window.
 EMBER_LOGIN_MAX_FAILURES = int(os.environ.get("EMBER_LOGIN_MAX_FAILURES", "10"))

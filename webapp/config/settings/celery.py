@@ -26,7 +26,8 @@ else:
     # Embedded default: a broker that needs no server (files under var/broker).
     for _sub in ("out", "processed", "control"):
         (_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # (a hostname, though unused, keeps kombu from warning that none was given)
+    CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "out"),
         "data_folder_out": str(_BROKER_DIR / "out"),
@@ -66,6 +67,9 @@ CELERY_TASK_ANNOTATIONS = {
     "ember.default.recover_jobs": {"soft_time_limit": 300, "time_limit": 360},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker's console lines (webapp/config/logs.py says what is shown at which level).
+CELERY_WORKER_LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+CELERY_WORKER_TASK_LOG_FORMAT = "%(asctime)s %(levelname)s %(task_name)s: %(message)s"
 CELERY_BEAT_SCHEDULE_FILENAME = str(_VAR_DIR / "celerybeat-schedule")
 
 # A training run's lease: a worker renews it every few seconds while it holds the run; when it
