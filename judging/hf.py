@@ -1,19 +1,37 @@
-"""Load a local Hugging Face checkpoint (Llama, Mistral, Qwen2) into the nnx `Decoder`.
+"""Load a local Hugging Face checkpoint into the nnx `Decoder` (judging/model.py).
 
 `from_pretrained(directory)` reads only local files, nothing is downloaded:
 
-    config.json                   model_type llama / mistral / qwen2 and the sizes
+    config.json                   model_type and sizes (families below)
     *.safetensors                 the weights (one file or shards), read with `safetensors`
     tokenizer.json                the `tokenizers` tokenizer
     tokenizer_config.json         optional: bos/eos/pad token strings
 
-Parameter mapping (HF torch `Linear.weight` is [out, in]; nnx `Linear.kernel` is [in, out]):
+Families (model_type), each checked logit for logit against transformers in
+tests/judging/test_hf.py; docs/checkpoints.md has the table of options:
+
+    llama        Llama 2 / 3 / 3.1+ (rope_scaling llama3) / 3.2
+    mistral      sliding_window honoured with a sliding-window mask on every layer
+    qwen2        Qwen2 / 2.5: q/k/v biases
+    qwen3        q_norm / k_norm (RMSNorm over each head), head_dim from the config
+    gemma2       (1 + weight) RMSNorms before and after attention and feed-forward, GeGLU,
+                 embeddings times sqrt(hidden_size), query_pre_attn_scalar, attention and final
+                 logit soft-capping, sliding-window layers alternating with global ones
+    gemma3_text  Gemma 2's layout plus q/k norms, no attention soft-capping, local rope base
+                 (rope_local_base_freq) on sliding layers and rope_theta (+ its scaling) on global
+
+Parameter mapping (HF torch `Linear.weight` is [out, in]; nnx `Linear.kernel` is [in, out]),
+`hf_param_map(config)`, the one mapping that loading, streaming and export use:
 
     model.embed_tokens.weight                       embed.embedding
     model.layers.N.input_layernorm.weight           blocks.N.attn_norm.scale
     model.layers.N.self_attn.{q,k,v,o}_proj.weight  blocks.N.attn.{q,k,v,o}.kernel (transposed)
     model.layers.N.self_attn.{q,k,v}_proj.bias      blocks.N.attn.{q,k,v}.bias (Qwen2)
-    model.layers.N.post_attention_layernorm.weight  blocks.N.ff_norm.scale
+    model.layers.N.self_attn.{q,k}_norm.weight      blocks.N.attn.{q,k}_norm.scale (Qwen3, Gemma 3)
+    model.layers.N.post_attention_layernorm.weight  blocks.N.ff_norm.scale (Llama, Mistral, Qwen)
+                                                    blocks.N.attn_post_norm.scale (Gemma)
+    model.layers.N.pre_feedforward_layernorm.weight blocks.N.ff_norm.scale (Gemma)
+    model.layers.N.post_feedforward_layernorm.weight blocks.N.ff_post_norm.scale (Gemma)
     model.layers.N.mlp.{gate,up,down}_proj.weight   blocks.N.ff.{gate,up,down}.kernel (transposed)
     model.norm.weight                               final_norm.scale
     lm_head.weight                                  lm_head.kernel (transposed; absent if tied)
@@ -25,9 +43,11 @@ byte-level "ĠA" is found, not a standalone-prefix variant). Multi-token labels 
 their first token only; `Judge` refuses a task whose labels share a first token (the verdict
 would be ambiguous) rather than scoring the full sequences.
 
-Not supported (a clear error, never a silent mismatch): rope scaling (Llama 3.1 style), MLP or
-output-projection biases, activations other than SiLU; Mistral's sliding window is honoured by
-capping `max_len` at the window, where the two attentions agree.
+Refused with a ValueError naming the option (never approximated): other model types (the
+multimodal `gemma3` config included), rope scaling other than linear / llama3 (dynamic, yarn,
+longrope, ...), partial_rotary_factor != 1, MLP biases, attention biases outside Qwen2, an
+activation other than the family's own (silu; gelu_pytorch_tanh for Gemma), attention types other
+than full / sliding, bidirectional attention (EmbeddingGemma).
 """
 
 from __future__ import annotations
@@ -49,7 +69,32 @@ from judging.model import Decoder, ModelConfig
 from judging.task_format import render_target
 from judging.tokenizer import JudgeTokenizer
 
-SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2")
+SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text")
+GEMMA_TYPES = ("gemma2", "gemma3_text")
+# transformers' defaults for keys a config.json may omit (its config classes' __init__ values).
+_QWEN = {"rope_theta": 10000.0, "sliding_window": 4096, "max_position_embeddings": 32768}
+_GEMMA = {"head_dim": 256, "sliding_window": 4096, "query_pre_attn_scalar": 256}
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "llama": {"rope_theta": 10000.0, "max_position_embeddings": 2048},
+    "mistral": {"rope_theta": 10000.0, "sliding_window": 4096, "max_position_embeddings": 131072},
+    "qwen2": _QWEN,
+    "qwen3": {**_QWEN, "head_dim": 128},
+    "gemma2": {
+        **_GEMMA,
+        "rope_theta": 10000.0,
+        "max_position_embeddings": 8192,
+        "attn_logit_softcapping": 50.0,
+        "final_logit_softcapping": 30.0,
+        "tie_word_embeddings": True,
+    },
+    "gemma3_text": {
+        **_GEMMA,
+        "rope_theta": 1_000_000.0,
+        "rope_local_base_freq": 10000.0,
+        "max_position_embeddings": 131072,
+        "tie_word_embeddings": True,
+    },
+}
 
 
 class HFJudgeTokenizer(JudgeTokenizer):
@@ -120,45 +165,135 @@ def load_hf_tokenizer(directory: str | Path, hf_config: dict[str, Any]) -> HFJud
     return HFJudgeTokenizer(tok, bos_id=ids["bos"], eos_id=ids["eos"], pad_id=ids["pad"])
 
 
+def _layer_types(hf: dict[str, Any], model_type: str, n_layers: int) -> tuple[str, ...] | None:
+    """Each layer's attention ("full" / "sliding") as transformers derives it for the family."""
+    named = hf.get("layer_types")
+    if named is not None:
+        names = {"full_attention": "full", "sliding_attention": "sliding"}
+        unknown = sorted(set(named) - set(names))
+        if unknown:
+            raise ValueError(f"config.json layer_types: unsupported attention types {unknown}")
+        if len(named) != n_layers:
+            raise ValueError(f"config.json layer_types has {len(named)} entries, not {n_layers}")
+        types = tuple(names[t] for t in named)
+    elif model_type == "mistral":
+        types = ("sliding",) * n_layers if hf.get("sliding_window") else None
+    elif model_type == "gemma2":  # even layers (0, 2, ...) local, odd layers global
+        types = tuple("sliding" if (i + 1) % 2 else "full" for i in range(n_layers))
+    elif model_type == "gemma3_text":
+        pattern = hf.get("sliding_window_pattern", 6)
+        types = tuple("sliding" if (i + 1) % pattern else "full" for i in range(n_layers))
+    elif model_type in ("qwen2", "qwen3") and hf.get("use_sliding_window"):
+        first = hf.get("max_window_layers", 28)
+        types = tuple("sliding" if i >= first else "full" for i in range(n_layers))
+    else:
+        types = None
+    if types is None or "sliding" not in types:
+        return None
+    if not hf.get("sliding_window"):
+        raise ValueError("config.json has sliding-window layers but no sliding_window size")
+    return types
+
+
+def _rope_options(hf: dict[str, Any]) -> dict[str, Any]:
+    """The (global) rotary embedding's base and scaling, refused unless Ember runs it exactly."""
+    rope = hf.get("rope_scaling") or hf.get("rope_parameters") or {}
+    rope_type = rope.get("rope_type", rope.get("type")) or "default"
+    theta = rope.get("rope_theta", hf.get("rope_theta", 10000.0))
+    if hf.get("partial_rotary_factor", 1.0) != 1.0:
+        raise ValueError(
+            f"config.json partial_rotary_factor={hf['partial_rotary_factor']} is not supported"
+        )
+    options: dict[str, Any] = {"rope_theta": float(theta), "rope_type": rope_type}
+    if rope_type == "default":
+        return options
+    if rope_type == "linear":
+        return {**options, "rope_factor": float(rope["factor"])}
+    if rope_type == "llama3":
+        try:
+            return {
+                **options,
+                "rope_factor": float(rope["factor"]),
+                "rope_low_freq_factor": float(rope["low_freq_factor"]),
+                "rope_high_freq_factor": float(rope["high_freq_factor"]),
+                "rope_original_max_len": int(rope["original_max_position_embeddings"]),
+            }
+        except KeyError as exc:
+            raise ValueError(f"config.json rope_scaling (llama3) lacks {exc.args[0]!r}") from None
+    raise ValueError(
+        f"config.json rope_scaling: unsupported rope_type {rope_type!r} "
+        f"(supported: default, linear, llama3)"
+    )
+
+
+def _refuse(hf: dict[str, Any], model_type: str) -> None:
+    """Options that would make Ember's forward differ from transformers': a clear error."""
+    default_act = "gelu_pytorch_tanh" if model_type in GEMMA_TYPES else "silu"
+    act = hf.get("hidden_activation") or hf.get("hidden_act") or default_act
+    if act != default_act:
+        raise ValueError(
+            f"config.json: unsupported activation {act!r} for {model_type} (only {default_act})"
+        )
+    if hf.get("mlp_bias"):
+        raise ValueError("config.json mlp_bias: MLP biases are not supported")
+    if model_type != "qwen2" and hf.get("attention_bias"):
+        raise ValueError(
+            f"config.json attention_bias: q/k/v/o biases are not supported for {model_type}"
+        )
+    if hf.get("use_bidirectional_attention"):
+        raise ValueError(
+            "config.json use_bidirectional_attention (EmbeddingGemma) is not supported"
+        )
+    if model_type in ("llama", "mistral", "qwen2", "qwen3") and hf.get("attn_logit_softcapping"):
+        raise ValueError(f"config.json attn_logit_softcapping is not supported for {model_type}")
+
+
 def config_from_hf(hf: dict[str, Any]) -> ModelConfig:
-    """ModelConfig for a Llama / Mistral / Qwen2 config.json (as a dict)."""
+    """ModelConfig for a supported config.json (as a dict); anything else is a ValueError."""
     model_type = hf.get("model_type")
+    if model_type == "gemma3":
+        raise ValueError(
+            "model_type 'gemma3' is the multimodal Gemma 3 (text_config + vision tower); "
+            "only text checkpoints (model_type 'gemma3_text', e.g. Gemma 3 1B) are supported"
+        )
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise ValueError(f"unsupported model_type {model_type!r}; known: {SUPPORTED_MODEL_TYPES}")
-    if hf.get("hidden_act", "silu") != "silu":
-        raise ValueError(f"unsupported hidden_act {hf.get('hidden_act')!r} (only silu)")
-    rope = hf.get("rope_scaling") or hf.get("rope_parameters") or {}
-    rope_type = rope.get("rope_type", rope.get("type", "default"))
-    if rope_type not in ("default", None):
-        raise ValueError(f"unsupported rope scaling {rope_type!r}")
-    rope_theta = hf.get("rope_theta", rope.get("rope_theta", 10000.0))
-    if hf.get("mlp_bias"):
-        raise ValueError("MLP biases are not supported")
-    if model_type == "qwen2":
-        qkv_bias = True
-    else:
-        if hf.get("attention_bias"):
-            raise ValueError("attention_bias (q/k/v/o biases) is not supported for llama/mistral")
-        qkv_bias = False
-    n_heads = hf["num_attention_heads"]
-    max_len = hf.get("max_position_embeddings", 2048)
-    window = hf.get("sliding_window")
-    if window and (model_type == "mistral" or hf.get("use_sliding_window")):
-        max_len = min(max_len, window)
+    hf = {**FAMILY_DEFAULTS[model_type], **hf}
+    _refuse(hf, model_type)
+    n_heads, n_layers = hf["num_attention_heads"], hf["num_hidden_layers"]
+    layer_types = _layer_types(hf, model_type, n_layers)
+    gemma = model_type in GEMMA_TYPES
+    options: dict[str, Any] = {}
+    if gemma:
+        options = dict(
+            norm_offset=1.0,
+            sandwich_norms=True,
+            activation="gelu_tanh",
+            scale_embeddings=True,
+            query_scale=float(hf["query_pre_attn_scalar"]) ** -0.5,
+            attn_softcap=hf.get("attn_logit_softcapping"),
+            final_softcap=hf.get("final_logit_softcapping"),
+        )
+    if model_type == "gemma3_text":
+        options["local_rope_theta"] = float(hf["rope_local_base_freq"])
     return ModelConfig(
         vocab_size=hf["vocab_size"],
         d_model=hf["hidden_size"],
-        n_layers=hf["num_hidden_layers"],
+        n_layers=n_layers,
         n_heads=n_heads,
         n_kv_heads=hf.get("num_key_value_heads") or n_heads,
         d_ff=hf["intermediate_size"],
-        max_len=max_len,
-        rope_theta=float(rope_theta),
+        max_len=hf["max_position_embeddings"],
         norm_eps=float(hf.get("rms_norm_eps", 1e-6)),
         tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
         head_dim=hf.get("head_dim"),
-        qkv_bias=qkv_bias,
+        qkv_bias=model_type == "qwen2",
         logit_scale=1.0,
+        qk_norm=model_type in ("qwen3", "gemma3_text"),
+        sliding_window=hf.get("sliding_window") if layer_types else None,
+        layer_types=layer_types,
+        **_rope_options(hf),
+        **options,
     )
 
 
@@ -187,7 +322,22 @@ def hf_param_map(config: ModelConfig) -> dict[str, tuple[tuple[Any, ...], bool]]
     for i in range(config.n_layers):
         hf, ours = f"model.layers.{i}.", ("blocks", i)
         mapping[hf + "input_layernorm.weight"] = ((*ours, "attn_norm", "scale"), False)
-        mapping[hf + "post_attention_layernorm.weight"] = ((*ours, "ff_norm", "scale"), False)
+        if config.sandwich_norms:  # Gemma: post_attention_layernorm norms the attention output
+            norms = {
+                "post_attention_layernorm": "attn_post_norm",
+                "pre_feedforward_layernorm": "ff_norm",
+                "post_feedforward_layernorm": "ff_post_norm",
+            }
+        else:  # Llama: post_attention_layernorm is the feed-forward's pre-norm
+            norms = {"post_attention_layernorm": "ff_norm"}
+        for theirs, name in norms.items():
+            mapping[f"{hf}{theirs}.weight"] = ((*ours, name, "scale"), False)
+        if config.qk_norm:
+            for proj in ("q", "k"):
+                mapping[f"{hf}self_attn.{proj}_norm.weight"] = (
+                    (*ours, "attn", f"{proj}_norm", "scale"),
+                    False,
+                )
         for proj in ("q", "k", "v", "o"):
             mapping[f"{hf}self_attn.{proj}_proj.weight"] = ((*ours, "attn", proj, "kernel"), True)
         if config.qkv_bias:

@@ -1,11 +1,26 @@
 """The judge model: a Llama-style decoder-only transformer in flax.nnx.
 
-RMSNorm (pre-norm), rotary position embeddings, SwiGLU feed-forward, grouped-query attention
-(n_kv_heads divides n_heads), a causal mask combined with a padding mask, optional tied
-input/output embeddings and optional q/k/v biases (Qwen2), so Llama, Mistral and Qwen2
-checkpoints map onto it (see judging/hf.py). The model holds only `nnx.Param` state; dropout
-takes an explicit PRNG key in `__call__` (None = deterministic), so a checkpoint is just the
-params.
+RMSNorm (pre-norm), rotary position embeddings (judging/rope.py), a gated feed-forward (SwiGLU,
+or GeGLU for Gemma), grouped-query attention (n_kv_heads divides n_heads) through
+`jax.nn.dot_product_attention` with causal, padding and sliding-window masks
+(judging/attention.py), optional tied input/output embeddings, and the options the supported
+Hugging Face families need (judging/hf.py maps their checkpoints onto it):
+
+    qkv_bias          biases on the q/k/v projections (Qwen2)
+    qk_norm           RMSNorm over each head of q and k before the rotation (Qwen3, Gemma 3)
+    norm_offset       RMSNorm scale = norm_offset + weight, normalised in float32 (Gemma: 1.0)
+    sandwich_norms    norms after attention and after the feed-forward too (Gemma 2/3)
+    activation        "silu" (SwiGLU) or "gelu_tanh" (GeGLU, Gemma)
+    scale_embeddings  embeddings times sqrt(d_model), in the compute dtype (Gemma)
+    query_scale       score scale (None = head_dim ** -0.5; Gemma: query_pre_attn_scalar ** -0.5)
+    attn_softcap      cap * tanh(scores / cap) before the softmax (Gemma 2)
+    final_softcap     the same on the output logits (Gemma 2)
+    layer_types       "full" or "sliding" per layer; sliding layers see `sliding_window` keys
+    local_rope_theta  the sliding layers' rope base, unscaled (Gemma 3)
+    rope_type ...     rope scaling of the (global) rotary embedding: linear, llama3
+
+The model holds only `nnx.Param` state; dropout takes an explicit PRNG key in `__call__`
+(None = deterministic), so a checkpoint is just the params.
 
 Incremental decoding: `init_cache` + `forward_cached` run the same blocks over a fixed-size
 key/value cache (one slot per token, written at `index`), for greedy generation.
@@ -18,76 +33,18 @@ Axis names used in variable suffixes and einsum strings:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
-_NAMED_SIZES: dict[str, dict[str, Any]] = {
-    # ~0.3M params with a 1k vocab: tests, the CPU demo, the learning test. Depth beats width
-    # here: on the demo tasks 4 x d64 learned both tasks in 1,200 steps where 2 x d128 and
-    # 3 x d128 stayed near chance (measured on 2 CPU cores).
-    "tiny": dict(d_model=64, n_layers=4, n_heads=4, n_kv_heads=2, d_ff=256, max_len=256),
-    # ~10M params (tied 1k-8k vocab): a CPU afternoon / a GPU minute.
-    "small": dict(d_model=384, n_layers=6, n_heads=6, n_kv_heads=2, d_ff=1024, max_len=1024),
-}
+from judging.attention import attend, attention_mask
+from judging.model_config import ACTIVATIONS, ModelConfig
+from judging.rope import apply_rope, inverse_frequencies, rope_tables
 
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    vocab_size: int
-    d_model: int = 128
-    n_layers: int = 2
-    n_heads: int = 4
-    n_kv_heads: int = 2
-    d_ff: int = 384
-    max_len: int = 256
-    dropout: float = 0.0
-    rope_theta: float = 10000.0
-    norm_eps: float = 1e-5
-    tie_embeddings: bool = True
-    head_dim: int | None = None  # default d_model // n_heads
-    qkv_bias: bool = False  # biases on the q/k/v projections (Qwen2)
-    # Tied output projection scale; None = d_model ** -0.5 (the built-in sizes, whose embeddings
-    # have unit variance), 1.0 for Hugging Face checkpoints. Ignored when embeddings are untied.
-    logit_scale: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.n_heads % self.n_kv_heads:
-            raise ValueError(
-                f"n_heads={self.n_heads} not divisible by n_kv_heads={self.n_kv_heads}"
-            )
-        if self.head_dim is None and self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} not divisible by n_heads={self.n_heads}")
-        if self.resolved_head_dim % 2:
-            raise ValueError("head_dim must be even for rotary embeddings")
-
-    @property
-    def resolved_head_dim(self) -> int:
-        return self.head_dim if self.head_dim is not None else self.d_model // self.n_heads
-
-    @classmethod
-    def named(cls, name: str, **overrides: Any) -> ModelConfig:
-        if name not in _NAMED_SIZES:
-            raise ValueError(f"unknown model size {name!r}; known: {sorted(_NAMED_SIZES)}")
-        return cls(**{**_NAMED_SIZES[name], **overrides})
-
-    @staticmethod
-    def sizes() -> tuple[str, ...]:
-        return tuple(_NAMED_SIZES)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"ModelConfig: unknown fields {sorted(unknown)}")
-        return cls(**data)
+__all__ = ["Block", "Decoder", "ModelConfig", "RMSNorm", "count_params"]
 
 
 def _dropout(x: jax.Array, rate: float, key: jax.Array | None) -> jax.Array:
@@ -101,27 +58,23 @@ def _fold(key: jax.Array | None, i: int) -> jax.Array | None:
     return None if key is None else jax.random.fold_in(key, i)
 
 
-def rope_tables(positions_BL: jax.Array, head_dim: int, theta: float) -> tuple[jax.Array, ...]:
-    inv_freq_E2 = 1.0 / (theta ** (jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim))
-    angles_BLE2 = positions_BL[..., None].astype(jnp.float32) * inv_freq_E2
-    return jnp.sin(angles_BLE2), jnp.cos(angles_BLE2)
-
-
-def apply_rope(x_BLHE: jax.Array, sin_BLE2: jax.Array, cos_BLE2: jax.Array) -> jax.Array:
-    """Rotate pairs (first half, second half) of each head by the position's angles."""
-    x1, x2 = jnp.split(x_BLHE, 2, axis=-1)
-    sin, cos = sin_BLE2[:, :, None, :], cos_BLE2[:, :, None, :]
-    return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1).astype(x_BLHE.dtype)
-
-
 class RMSNorm(nnx.Module):
-    def __init__(self, dim: int, eps: float) -> None:
-        self.scale = nnx.Param(jnp.ones((dim,), jnp.float32))
+    """x / rms(x) * (offset + scale). offset 0 (Llama; scale starts at 1): normalised in float32,
+    cast back, then scaled; offset 1 (Gemma; scale starts at 0): scaled in float32, then cast."""
+
+    def __init__(self, dim: int, eps: float, offset: float = 0.0) -> None:
+        init = jnp.zeros if offset else jnp.ones
+        self.scale = nnx.Param(init((dim,), jnp.float32))
         self.eps = eps
+        self.offset = offset
 
     def __call__(self, x_BLD: jax.Array) -> jax.Array:
-        var_BL1 = jnp.mean(jnp.square(x_BLD.astype(jnp.float32)), axis=-1, keepdims=True)
-        return (x_BLD * jax.lax.rsqrt(var_BL1 + self.eps) * self.scale[...]).astype(x_BLD.dtype)
+        x32 = x_BLD.astype(jnp.float32)
+        normed = x32 * jax.lax.rsqrt(jnp.mean(jnp.square(x32), axis=-1, keepdims=True) + self.eps)
+        if self.offset:
+            scale = self.offset + self.scale[...].astype(jnp.float32)
+            return (normed * scale).astype(x_BLD.dtype)
+        return (normed.astype(x_BLD.dtype) * self.scale[...]).astype(x_BLD.dtype)
 
 
 def _dense(rngs: nnx.Rngs, d_in: int, d_out: int, bias: bool = False) -> nnx.Linear:
@@ -138,25 +91,34 @@ class Attention(nnx.Module):
     def __init__(self, config: ModelConfig, rngs: nnx.Rngs) -> None:
         e = config.resolved_head_dim
         self.n_heads, self.n_kv_heads, self.head_dim = config.n_heads, config.n_kv_heads, e
+        self.scale = config.query_scale if config.query_scale is not None else e**-0.5
+        self.softcap = config.attn_softcap
         bias = config.qkv_bias
         self.q = _dense(rngs, config.d_model, config.n_heads * e, bias)
         self.k = _dense(rngs, config.d_model, config.n_kv_heads * e, bias)
         self.v = _dense(rngs, config.d_model, config.n_kv_heads * e, bias)
         self.o = _dense(rngs, config.n_heads * e, config.d_model)
+        if config.qk_norm:
+            self.q_norm = RMSNorm(e, config.norm_eps, config.norm_offset)
+            self.k_norm = RMSNorm(e, config.norm_eps, config.norm_offset)
+        else:
+            self.q_norm = self.k_norm = None
 
     def _qkv(self, x_BLD: jax.Array, sin: jax.Array, cos: jax.Array) -> tuple[jax.Array, ...]:
         b, length, _ = x_BLD.shape
         h, k, e = self.n_heads, self.n_kv_heads, self.head_dim
-        q_BLHE = apply_rope(self.q(x_BLD).reshape(b, length, h, e), sin, cos)
-        k_BLKE = apply_rope(self.k(x_BLD).reshape(b, length, k, e), sin, cos)
+        q_BLHE = self.q(x_BLD).reshape(b, length, h, e)
+        k_BLKE = self.k(x_BLD).reshape(b, length, k, e)
+        if self.q_norm is not None:
+            q_BLHE, k_BLKE = self.q_norm(q_BLHE), self.k_norm(k_BLKE)
         v_BLKE = self.v(x_BLD).reshape(b, length, k, e)
-        return q_BLHE, k_BLKE, v_BLKE
+        return apply_rope(q_BLHE, sin, cos), apply_rope(k_BLKE, sin, cos), v_BLKE
 
     def __call__(
         self, x_BLD: jax.Array, sin: jax.Array, cos: jax.Array, mask_BLS: jax.Array
     ) -> jax.Array:
         q_BLHE, k_BSKE, v_BSKE = self._qkv(x_BLD, sin, cos)
-        return self._attend(q_BLHE, k_BSKE, v_BSKE, mask_BLS, x_BLD.dtype)
+        return self._attend(q_BLHE, k_BSKE, v_BSKE, mask_BLS)
 
     def at(
         self, x_BLD: jax.Array, sin: jax.Array, cos: jax.Array, mask_BLS: jax.Array, index_B
@@ -165,7 +127,7 @@ class Attention(nnx.Module):
         q_BLHE, k_BSKE, v_BSKE = self._qkv(x_BLD, sin, cos)
         q_B1HE = jnp.take_along_axis(q_BLHE, index_B[:, None, None, None], axis=1)
         mask_B1S = jnp.take_along_axis(mask_BLS, index_B[:, None, None], axis=1)
-        return self._attend(q_B1HE, k_BSKE, v_BSKE, mask_B1S, x_BLD.dtype)
+        return self._attend(q_B1HE, k_BSKE, v_BSKE, mask_B1S)
 
     def cached(
         self,
@@ -185,60 +147,72 @@ class Attention(nnx.Module):
         v_cache_BSKE = jax.lax.dynamic_update_slice_in_dim(
             v_cache_BSKE, v_BLKE.astype(v_cache_BSKE.dtype), index, axis=1
         )
-        out = self._attend(q_BLHE, k_cache_BSKE, v_cache_BSKE, mask_BLS, x_BLD.dtype)
+        out = self._attend(q_BLHE, k_cache_BSKE, v_cache_BSKE, mask_BLS)
         return out, k_cache_BSKE, v_cache_BSKE
 
-    def _attend(self, q_BLHE, k_BSKE, v_BSKE, mask_BLS, dtype) -> jax.Array:
+    def _attend(self, q_BLHE, k_BSKE, v_BSKE, mask_BLS) -> jax.Array:
         b, length, h, e = q_BLHE.shape
-        k = self.n_kv_heads
-        g = h // k
-        q_BLKGE = q_BLHE.reshape(b, length, k, g, e)
-        logits_BKGLS = jnp.einsum("blkge,bske->bkgls", q_BLKGE, k_BSKE) * (e**-0.5)
-        logits_BKGLS = jnp.where(mask_BLS[:, None, None], logits_BKGLS, -1e9)
-        probs_BKGLS = jax.nn.softmax(logits_BKGLS.astype(jnp.float32), axis=-1).astype(dtype)
-        out_BLKGE = jnp.einsum("bkgls,bske->blkge", probs_BKGLS, v_BSKE)
-        return self.o(out_BLKGE.reshape(b, length, h * e))
+        out_BLHE = attend(q_BLHE, k_BSKE, v_BSKE, mask_BLS, scale=self.scale, softcap=self.softcap)
+        return self.o(out_BLHE.reshape(b, length, h * e))
 
 
-class SwiGLU(nnx.Module):
+class GatedFeedForward(nnx.Module):
+    """down(act(gate(x)) * up(x)): SwiGLU (silu) or GeGLU (tanh-approximated gelu)."""
+
     def __init__(self, config: ModelConfig, rngs: nnx.Rngs) -> None:
         self.gate = _dense(rngs, config.d_model, config.d_ff)
         self.up = _dense(rngs, config.d_model, config.d_ff)
         self.down = _dense(rngs, config.d_ff, config.d_model)
+        self.activation = config.activation
 
     def __call__(self, x_BLD: jax.Array) -> jax.Array:
-        return self.down(jax.nn.silu(self.gate(x_BLD)) * self.up(x_BLD))
+        return self.down(ACTIVATIONS[self.activation](self.gate(x_BLD)) * self.up(x_BLD))
 
 
 class Block(nnx.Module):
+    """Pre-norm residual block; with sandwich norms (Gemma) the attention and feed-forward
+    outputs are normed again before their residual add."""
+
     def __init__(self, config: ModelConfig, rngs: nnx.Rngs) -> None:
-        self.attn_norm = RMSNorm(config.d_model, config.norm_eps)
+        d, eps, offset = config.d_model, config.norm_eps, config.norm_offset
+        self.attn_norm = RMSNorm(d, eps, offset)
         self.attn = Attention(config, rngs)
-        self.ff_norm = RMSNorm(config.d_model, config.norm_eps)
-        self.ff = SwiGLU(config, rngs)
+        self.ff_norm = RMSNorm(d, eps, offset)
+        self.ff = GatedFeedForward(config, rngs)
+        if config.sandwich_norms:
+            self.attn_post_norm = RMSNorm(d, eps, offset)
+            self.ff_post_norm = RMSNorm(d, eps, offset)
+        else:
+            self.attn_post_norm = self.ff_post_norm = None
         self.dropout = config.dropout
 
-    def __call__(self, x_BLD, sin, cos, mask_BLS, key: jax.Array | None) -> jax.Array:
-        h = self.attn(self.attn_norm(x_BLD), sin, cos, mask_BLS)
-        x_BLD = x_BLD + _dropout(h, self.dropout, _fold(key, 0))
-        h = self.ff(self.ff_norm(x_BLD))
+    def _post(self, norm: RMSNorm | None, h: jax.Array) -> jax.Array:
+        return h if norm is None else norm(h)
+
+    def _ff(self, x_BLD: jax.Array, key: jax.Array | None) -> jax.Array:
+        h = self._post(self.ff_post_norm, self.ff(self.ff_norm(x_BLD)))
         return x_BLD + _dropout(h, self.dropout, _fold(key, 1))
+
+    def __call__(self, x_BLD, sin, cos, mask_BLS, key: jax.Array | None) -> jax.Array:
+        h = self._post(self.attn_post_norm, self.attn(self.attn_norm(x_BLD), sin, cos, mask_BLS))
+        x_BLD = x_BLD + _dropout(h, self.dropout, _fold(key, 0))
+        return self._ff(x_BLD, key)
 
     def at(self, x_BLD, sin, cos, mask_BLS, index_B, key: jax.Array | None) -> jax.Array:
         """`__call__` at one position per row ([B, 1, D]): the other positions' outputs are
         never needed after the last block, so they are not computed."""
         h = self.attn.at(self.attn_norm(x_BLD), sin, cos, mask_BLS, index_B)
+        h = self._post(self.attn_post_norm, h)
         x_B1D = jnp.take_along_axis(x_BLD, index_B[:, None, None], axis=1)
         x_B1D = x_B1D + _dropout(h, self.dropout, _fold(key, 0))
-        h = self.ff(self.ff_norm(x_B1D))
-        return x_B1D + _dropout(h, self.dropout, _fold(key, 1))
+        return self._ff(x_B1D, key)
 
     def cached(self, x_BLD, sin, cos, mask_BLS, k_cache, v_cache, index):
         h, k_cache, v_cache = self.attn.cached(
             self.attn_norm(x_BLD), sin, cos, mask_BLS, k_cache, v_cache, index
         )
-        x_BLD = x_BLD + h
-        return x_BLD + self.ff(self.ff_norm(x_BLD)), k_cache, v_cache
+        x_BLD = x_BLD + self._post(self.attn_post_norm, h)
+        return self._ff(x_BLD, None), k_cache, v_cache
 
 
 class Decoder(nnx.Module):
@@ -253,10 +227,47 @@ class Decoder(nnx.Module):
             embedding_init=nnx.initializers.normal(stddev=1.0),
         )
         self.blocks = nnx.List([Block(config, rngs) for _ in range(config.n_layers)])
-        self.final_norm = RMSNorm(config.d_model, config.norm_eps)
+        self.final_norm = RMSNorm(config.d_model, config.norm_eps, config.norm_offset)
         self.lm_head = (
             None if config.tie_embeddings else _dense(rngs, config.d_model, config.vocab_size)
         )
+
+    def _rope(self, layer_type: str) -> np.ndarray:
+        c, e = self.config, self.config.resolved_head_dim
+        if layer_type == "sliding" and c.local_rope_theta is not None:
+            return inverse_frequencies(e, c.local_rope_theta)
+        return inverse_frequencies(
+            e,
+            c.rope_theta,
+            c.rope_type,
+            c.rope_factor,
+            c.rope_low_freq_factor,
+            c.rope_high_freq_factor,
+            c.rope_original_max_len,
+        )
+
+    def _layer_inputs(
+        self, query_pos_BL, key_pos_BS, key_valid_BS, causal_LS, self_LS
+    ) -> dict[str, tuple[jax.Array, jax.Array, jax.Array]]:
+        """(sin, cos, mask) for each layer type in use: "sliding" layers see only the window
+        (and, in Gemma 3, rotate with their own rope base)."""
+        out = {}
+        for layer_type in sorted({self.config.layer_type(i) for i in range(self.config.n_layers)}):
+            window = self.config.sliding_window if layer_type == "sliding" else None
+            mask_BLS = attention_mask(
+                query_pos_BL, key_pos_BS, key_valid_BS, causal_LS, self_LS, window
+            )
+            sin, cos = rope_tables(query_pos_BL, self._rope(layer_type))
+            out[layer_type] = (sin, cos, mask_BLS)
+        return out
+
+    def _embed(self, tokens_BL: jax.Array) -> jax.Array:
+        # Unit-variance embeddings (std 1 at init), in the table's own dtype: nnx.Embed would
+        # cast to the dtype it was built with (float32), turning a bf16 model's compute to fp32.
+        x_BLD = jnp.take(self.embed.embedding[...], tokens_BL, axis=0)
+        if self.config.scale_embeddings:  # Gemma: sqrt(d_model) rounded to the compute dtype
+            x_BLD = x_BLD * jnp.asarray(self.config.d_model**0.5, dtype=x_BLD.dtype)
+        return x_BLD
 
     def hidden(
         self,
@@ -266,15 +277,13 @@ class Decoder(nnx.Module):
         dropout_key: jax.Array | None = None,
     ) -> jax.Array:
         """Final-normed hidden states. attention_mask_BL: 1 for real tokens, 0 for padding."""
-        x_BLD, sin, cos, mask_BLS = self._inputs(
-            tokens_BL, attention_mask_BL, positions_BL, dropout_key
-        )
+        x_BLD, layers = self._inputs(tokens_BL, attention_mask_BL, positions_BL, dropout_key)
         for i, block in enumerate(self.blocks):
-            x_BLD = block(x_BLD, sin, cos, mask_BLS, _fold(dropout_key, i))
+            x_BLD = block(x_BLD, *layers[self.config.layer_type(i)], _fold(dropout_key, i))
         return self.final_norm(x_BLD)
 
     def _inputs(self, tokens_BL, attention_mask_BL, positions_BL, dropout_key):
-        """Embeddings, rotary tables and the causal+padding mask of a forward pass."""
+        """Embeddings and each layer type's rotary tables and causal+padding(+window) mask."""
         b, length = tokens_BL.shape
         if attention_mask_BL is None:
             attention_mask_BL = jnp.ones((b, length), dtype=bool)
@@ -283,22 +292,24 @@ class Decoder(nnx.Module):
             # Positions count real tokens, so left and right padding both work.
             positions_BL = jnp.maximum(jnp.cumsum(attention_mask_BL, axis=-1) - 1, 0)
         causal_LS = jnp.tril(jnp.ones((length, length), dtype=bool))
-        mask_BLS = causal_LS[None] & attention_mask_BL[:, None, :]
-        # A padded query row would see no key; let it see itself to keep softmax finite.
-        mask_BLS = mask_BLS | jnp.eye(length, dtype=bool)[None]
-        sin, cos = rope_tables(positions_BL, self.config.resolved_head_dim, self.config.rope_theta)
-        x_BLD = self.embed(tokens_BL)  # unit-variance embeddings (std 1 at init)
-        x_BLD = _dropout(x_BLD, self.config.dropout, _fold(dropout_key, 10_000))
-        return x_BLD, sin, cos, mask_BLS
+        self_LS = jnp.eye(length, dtype=bool)
+        layers = self._layer_inputs(
+            positions_BL, positions_BL, attention_mask_BL, causal_LS, self_LS
+        )
+        x_BLD = _dropout(self._embed(tokens_BL), self.config.dropout, _fold(dropout_key, 10_000))
+        return x_BLD, layers
 
     def project(self, hidden_XD: jax.Array) -> jax.Array:
-        """Hidden states (any leading axes) -> vocabulary logits."""
+        """Hidden states (any leading axes) -> vocabulary logits (soft-capped for Gemma 2)."""
         if self.lm_head is None:
             scale = self.config.logit_scale
             scale = self.config.d_model**-0.5 if scale is None else scale
-            logits = self.embed.attend(hidden_XD)
-            return logits if scale == 1.0 else logits * scale
-        return self.lm_head(hidden_XD)
+            logits = jnp.einsum("...d,vd->...v", hidden_XD, self.embed.embedding[...])
+            logits = logits if scale == 1.0 else logits * scale
+        else:
+            logits = self.lm_head(hidden_XD)
+        cap = self.config.final_softcap
+        return logits if cap is None else cap * jnp.tanh(logits / cap)
 
     def init_cache(
         self, batch: int, length: int, dtype: Any = jnp.float32
@@ -320,20 +331,23 @@ class Decoder(nnx.Module):
         """Run L new tokens occupying cache slots index..index+L-1.
 
         valid_BS marks the cache slots that hold real tokens (including the new ones); a query at
-        slot s sees the valid slots <= s. Returns (final-normed hidden [B, L, D], caches).
+        slot s sees the valid slots <= s (and, in a sliding layer, only those whose position is
+        within the window: a slot's position is the count of valid slots before it). Returns
+        (final-normed hidden [B, L, D], caches).
         """
         _, length = tokens_BL.shape
         slots = valid_BS.shape[1]
         query_slot_L = index + jnp.arange(length)
         key_slot_S = jnp.arange(slots)
         causal_LS = key_slot_S[None, :] <= query_slot_L[:, None]
-        mask_BLS = causal_LS[None] & valid_BS[:, None, :].astype(bool)
-        mask_BLS = mask_BLS | (key_slot_S[None, :] == query_slot_L[:, None])[None]
-        sin, cos = rope_tables(positions_BL, self.config.resolved_head_dim, self.config.rope_theta)
-        x_BLD = self.embed(tokens_BL)
+        self_LS = key_slot_S[None, :] == query_slot_L[:, None]
+        key_pos_BS = jnp.cumsum(valid_BS.astype(jnp.int32), axis=-1) - 1
+        layers = self._layer_inputs(positions_BL, key_pos_BS, valid_BS, causal_LS, self_LS)
+        x_BLD = self._embed(tokens_BL)
         new_k, new_v = [], []
         for i, block in enumerate(self.blocks):
-            x_BLD, k_i, v_i = block.cached(x_BLD, sin, cos, mask_BLS, k_cache[i], v_cache[i], index)
+            layer = layers[self.config.layer_type(i)]
+            x_BLD, k_i, v_i = block.cached(x_BLD, *layer, k_cache[i], v_cache[i], index)
             new_k.append(k_i)
             new_v.append(v_i)
         return self.final_norm(x_BLD), jnp.stack(new_k), jnp.stack(new_v)
@@ -368,11 +382,13 @@ class Decoder(nnx.Module):
     ) -> tuple[jax.Array, jax.Array | None]:
         """`logits_at`, and the final-normed hidden states of the first `rows` rows at every
         position ([rows, L, D], as `hidden` gives them), sharing the blocks below the last."""
-        x_BLD, sin, cos, mask_BLS = self._inputs(tokens_BL, attention_mask_BL, None, dropout_key)
+        x_BLD, layers = self._inputs(tokens_BL, attention_mask_BL, None, dropout_key)
         last = len(self.blocks) - 1
         for i in range(last):
-            x_BLD = self.blocks[i](x_BLD, sin, cos, mask_BLS, _fold(dropout_key, i))
+            layer = layers[self.config.layer_type(i)]
+            x_BLD = self.blocks[i](x_BLD, *layer, _fold(dropout_key, i))
         block, key = self.blocks[last], _fold(dropout_key, last)
+        sin, cos, mask_BLS = layers[self.config.layer_type(last)]
         x_B1D = block.at(x_BLD, sin, cos, mask_BLS, index_B, key)
         logits_BV = self.project(self.final_norm(x_B1D)[:, 0])
         if not rows:
