@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import wait_until
+from tests.conftest import CELERY, ROOT, wait_until
 from tests.integration.faults import Proc, fault_env, fault_redis, publish, run_settled
 from webapp.annotation.demo import demo_project_ensure
 from webapp.autoraters.models import AutoraterVersion
@@ -30,11 +30,28 @@ EXIT_BOUND = 20
 STEPS = 240
 
 
-def _worker(env: dict, name: str, log_dir, pool: str) -> Proc:
+class GroupProc(Proc):
+    """A worker in its own process group, so a test can signal all its processes at once (as
+    systemd's default KillMode does), pool children included."""
+
+    def __init__(self, args: list[str], env: dict, log_path) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "a")
+        self.process = subprocess.Popen(
+            [str(CELERY), "-A", "webapp.config", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _worker(env: dict, name: str, log_dir, pool: str, group: bool = False) -> Proc:
     args = ["worker", "-Q", "train", "-P", pool, "-l", "INFO", "-n", f"{name}-{os.getpid()}@%h"]
     if pool == "prefork":
         args += ["-c", "1", "--prefetch-multiplier", "1"]
-    worker = Proc(
+    worker = (GroupProc if group else Proc)(
         [*args, "--without-gossip", "--without-mingle", "--without-heartbeat"],
         env,
         log_dir / f"{name}.log",
@@ -43,9 +60,16 @@ def _worker(env: dict, name: str, log_dir, pool: str) -> Proc:
     return worker
 
 
-@pytest.mark.parametrize("pool", ["prefork", "solo"])
+@pytest.mark.parametrize(
+    ("pool", "target"),
+    [
+        ("prefork", "main"),  # docker stop: the main process only; children read its flag
+        ("prefork", "group"),  # every process, the pool child too: it must not just die
+        ("solo", "main"),  # ./scripts/run's workers
+    ],
+)
 def test_stopped_worker_hands_run_back_and_next_worker_resumes(
-    worker_env, fault_redis, tmp_path, pool
+    worker_env, fault_redis, tmp_path, pool, target
 ):
     project = demo_project_ensure(n_per_task=20)
     run = TrainingRun.objects.create(
@@ -61,7 +85,7 @@ def test_stopped_worker_hands_run_back_and_next_worker_resumes(
         EMBER_RUN_LEASE_SECONDS="600",
         EMBER_RECOVER_SECONDS="3600",
     )
-    first = _worker(env, "stopped", tmp_path, pool)
+    first = _worker(env, "stopped", tmp_path, pool, group=target == "group")
     publish(training_run_execute_task, (run.pk,), fault_redis.url)
     wait_until(
         lambda: TrainingRun.objects.get(pk=run.pk).step >= 20,
@@ -73,7 +97,10 @@ def test_stopped_worker_hands_run_back_and_next_worker_resumes(
     assert before.status == "running" and before.step < STEPS
 
     sent = time.monotonic()
-    first.process.send_signal(signal.SIGTERM)
+    if target == "group":
+        os.killpg(first.process.pid, signal.SIGTERM)
+    else:
+        first.process.send_signal(signal.SIGTERM)
     try:
         code = first.process.wait(timeout=EXIT_BOUND)
     except subprocess.TimeoutExpired:
@@ -82,7 +109,7 @@ def test_stopped_worker_hands_run_back_and_next_worker_resumes(
     exited_after = time.monotonic() - sent
     first.stop()
     assert code == 0, first.log()[-3000:]
-    print(f"{pool} worker exited {exited_after:.1f} s after SIGTERM (step {before.step})")
+    print(f"{pool} worker ({target}) exited {exited_after:.1f} s after SIGTERM at {before.step}")
 
     handed = TrainingRun.objects.get(pk=run.pk)
     assert handed.status == "queued", handed.error or first.log()[-3000:]

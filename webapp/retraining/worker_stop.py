@@ -13,23 +13,22 @@ Where the flag is raised:
   created when this module is imported, i.e. in the main process before the pool forks its
   children (the tasks module imports it), so the children read what the main process writes.
 - a prefork child sent SIGTERM itself (e.g. the whole process group is signalled) raises the
-  flag instead of dying while it runs a training run; a second SIGTERM kills it as usual.
+  flag instead of exiting while it runs a training run (training_active installs the handler
+  for the run's duration; billiard sets its own after the child starts); a second SIGTERM is
+  handled as billiard would.
 """
 
 from __future__ import annotations
 
 import contextlib
 import mmap
-import os
 import signal
 import threading
 
-from celery.signals import worker_process_init, worker_shutting_down
+from celery.signals import worker_shutting_down
 
 # Shared with forked children (MAP_SHARED | MAP_ANONYMOUS): byte 0 is 1 once a stop is asked.
 _FLAG = mmap.mmap(-1, 1)
-_lock = threading.Lock()
-_training = 0  # training runs executing in this process (the child SIGTERM handler's guard)
 
 
 def stop_requested() -> bool:
@@ -46,34 +45,38 @@ def reset() -> None:
     _FLAG[0] = 0
 
 
+def _in_pool_child() -> bool:
+    from billiard.process import current_process
+
+    return current_process().name != "MainProcess"
+
+
+_previous_sigterm = None
+
+
+def _on_child_sigterm(signum, frame) -> None:
+    request_stop()
+    # A second SIGTERM is handled as the pool would have handled the first.
+    signal.signal(signal.SIGTERM, _previous_sigterm or signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def training_active():
-    """While a training run executes here, a SIGTERM to this pool child asks it to stop."""
-    global _training
-    with _lock:
-        _training += 1
+    """While a training run executes in a prefork pool child, a SIGTERM sent to the child itself
+    asks it to stop (instead of billiard's exit). The solo pool's main process keeps Celery's
+    own handler, which raises the flag through worker_shutting_down."""
+    global _previous_sigterm
+    install = _in_pool_child() and threading.current_thread() is threading.main_thread()
+    if install:
+        _previous_sigterm = signal.signal(signal.SIGTERM, _on_child_sigterm)
     try:
         yield
     finally:
-        with _lock:
-            _training -= 1
+        if install:
+            signal.signal(signal.SIGTERM, _previous_sigterm or signal.SIG_DFL)
 
 
 @worker_shutting_down.connect
 def _on_worker_shutting_down(sig=None, how=None, **kwargs) -> None:
     # Runs in the main process's signal handler: only set a byte.
     request_stop()
-
-
-def _on_child_sigterm(signum, frame) -> None:
-    if _training <= 0:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-        return
-    request_stop()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process
-
-
-@worker_process_init.connect
-def _on_worker_process_init(**kwargs) -> None:
-    signal.signal(signal.SIGTERM, _on_child_sigterm)
