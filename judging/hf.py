@@ -195,9 +195,29 @@ def _layer_types(hf: dict[str, Any], model_type: str, n_layers: int) -> tuple[st
     return types
 
 
-def _rope_options(hf: dict[str, Any]) -> dict[str, Any]:
-    """The (global) rotary embedding's base and scaling, refused unless Ember runs it exactly."""
+def _split_rope(hf: dict[str, Any], model_type: str) -> tuple[dict[str, Any], float | None]:
+    """(the global rope dict, the sliding layers' own rope base or None). Newer configs nest
+    rope parameters per layer type ({"full_attention": {...}, "sliding_attention": {...}})."""
     rope = hf.get("rope_scaling") or hf.get("rope_parameters") or {}
+    local_theta = hf.get("rope_local_base_freq") if model_type == "gemma3_text" else None
+    if not ({"full_attention", "sliding_attention"} & set(rope)):
+        return rope, local_theta
+    full, local = rope.get("full_attention") or {}, rope.get("sliding_attention") or {}
+    if model_type != "gemma3_text" and local and local != full:
+        raise ValueError(
+            f"config.json: a separate sliding-layer rope is not supported for {model_type}"
+        )
+    if model_type == "gemma3_text" and local:
+        if (local.get("rope_type", local.get("type")) or "default") != "default":
+            raise ValueError(
+                "config.json: rope scaling on Gemma 3's sliding layers is not supported"
+            )
+        local_theta = local.get("rope_theta", local_theta)
+    return full, local_theta
+
+
+def _rope_options(hf: dict[str, Any], rope: dict[str, Any]) -> dict[str, Any]:
+    """The (global) rotary embedding's base and scaling, refused unless Ember runs it exactly."""
     rope_type = rope.get("rope_type", rope.get("type")) or "default"
     theta = rope.get("rope_theta", hf.get("rope_theta", 10000.0))
     if hf.get("partial_rotary_factor", 1.0) != 1.0:
@@ -274,8 +294,9 @@ def config_from_hf(hf: dict[str, Any]) -> ModelConfig:
             attn_softcap=hf.get("attn_logit_softcapping"),
             final_softcap=hf.get("final_logit_softcapping"),
         )
-    if model_type == "gemma3_text":
-        options["local_rope_theta"] = float(hf["rope_local_base_freq"])
+    rope, local_theta = _split_rope(hf, model_type)
+    if local_theta is not None:
+        options["local_rope_theta"] = float(local_theta)
     return ModelConfig(
         vocab_size=hf["vocab_size"],
         d_model=hf["hidden_size"],
@@ -292,7 +313,7 @@ def config_from_hf(hf: dict[str, Any]) -> ModelConfig:
         qk_norm=model_type in ("qwen3", "gemma3_text"),
         sliding_window=hf.get("sliding_window") if layer_types else None,
         layer_types=layer_types,
-        **_rope_options(hf),
+        **_rope_options(hf, rope),
         **options,
     )
 

@@ -201,8 +201,8 @@ def test_greedy_generation_matches_the_full_forward(hf_checkpoint):
         assert list(argmax[len(prompt) - 1 : -1]) == new, layout
 
 
-def test_judge_and_generate_load_hf_directory(hf_checkpoints):
-    directory = hf_checkpoints[0] / "llama"  # one layout: each costs seconds of jit compiles
+def test_judge_and_generate_load_hf_directory(hf_checkpoint):
+    _, directory, _, _ = hf_checkpoint
     judge = Judge.load(directory)
     assert judge.tokenizer.bos_id == 1 and judge.tokenizer.eos_id == 2
     task = Task(
@@ -288,6 +288,15 @@ def test_family_options_from_config_json():
     assert gemma3.layer_types == ("sliding",) * 5 + ("full", "sliding")
     assert gemma3.rope_type == "linear" and gemma3.rope_factor == 8.0
     assert gemma3.local_rope_theta == 10000.0 and gemma3.qk_norm
+    nested = {  # rope parameters per layer type, as newer configs write them
+        "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1e6},
+        "sliding_attention": {"rope_type": "default", "rope_theta": 500.0},
+    }
+    gemma3 = config_from_hf({**BASE_CONFIG, "model_type": "gemma3_text", "rope_parameters": nested})
+    assert (gemma3.rope_type, gemma3.rope_factor, gemma3.rope_theta) == ("linear", 8.0, 1e6)
+    assert gemma3.local_rope_theta == 500.0
+    with pytest.raises(ValueError, match="separate sliding-layer rope"):
+        config_from_hf({**BASE_CONFIG, "model_type": "llama", "rope_parameters": nested})
     llama = config_from_hf(
         {
             **BASE_CONFIG,
