@@ -1,4 +1,6 @@
-"""The demo project the app creates on its own: known-answer pairwise tasks, no downloads."""
+"""The demo project the app creates on its own: known-answer pairwise tasks, no downloads, and
+(with `showcase`, as `manage.py ember_demo` does) a few items of every other task type first in
+the queue, so a newcomer meets all four rater screens."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
+from judging.demo_tasks import DEMO_TASKS, SHOWCASE_TASKS, generate_demo_examples, showcase_examples
 from judging.splits import is_heldout
 from webapp.annotation.models import Project
 from webapp.annotation.services import items_create, task_definition_upsert
@@ -39,8 +41,10 @@ def demo_users_ensure() -> dict[str, object]:
 
 
 @transaction.atomic
-def demo_project_ensure(*, n_per_task: int = 150, seed: int = 0) -> Project:
-    """Create (or complete) the demo project; running it twice adds nothing."""
+def demo_project_ensure(*, n_per_task: int = 150, seed: int = 0, showcase: bool = False) -> Project:
+    """Create (or complete) the demo project; running it twice adds nothing. `showcase` adds the
+    pointwise, classification and open-ended showcase items (judging.demo_tasks), created first
+    and one task after another, so sequential routing offers every screen within a few items."""
     users = demo_users_ensure()
     project, _ = Project.objects.get_or_create(
         slug=DEMO_SLUG,
@@ -54,6 +58,17 @@ def demo_project_ensure(*, n_per_task: int = 150, seed: int = 0) -> Project:
         },
     )
     project.raters.add(users["rater"], users["admin"])
+    if showcase:
+        definitions = {
+            task.name: task_definition_upsert(project=project, task=task) for task in SHOWCASE_TASKS
+        }
+        for example in showcase_examples():  # one at a time: ids interleave the task types
+            items_create(
+                project=project,
+                definition=definitions[example.task],
+                examples=[example],
+                is_gold=True,  # the classification items' answers are known; the rest have none
+            )
     examples = generate_demo_examples(n_per_task, seed=seed)
     heldout = {example.id for example in examples if is_heldout(example, HELDOUT_PERCENT)}
     for task in DEMO_TASKS:
