@@ -3,8 +3,8 @@
     python -m benchmarks.imports [--examples N] [--quick]
 
 Prints JSON: examples_per_second of the real import, the same for a naive row-by-row ORM insert
-of the same kind of data in the same run, and their ratio. Uses DATABASE_URL when set (Postgres),
-otherwise the embedded SQLite default. Its projects are deleted afterwards.
+of the same kind of data in the same run, and their ratio. Uses DATABASE_URL when set (Postgres,
+or sqlite:///...), otherwise the embedded PostgreSQL default. Its projects are deleted afterwards.
 """
 
 from __future__ import annotations
