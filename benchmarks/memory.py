@@ -2,32 +2,35 @@
 
     python -m benchmarks.memory [--batch 4] [--seq 2048] [--rank 16] [--targets q k v o]
 
-Nothing is allocated: every shape comes from `nnx.eval_shape` of `judging.model.Decoder` built
-from a Hugging Face config.json (judging.hf.config_from_hf), the optimizer state from
-`jax.eval_shape` of the trainer's own optax chain (training/loop/optimizer.py), the per-device
-shard of every array from the trainer's FSDP rule (training.parallel.param_sharding over an
-`AbstractMesh`), and the activations from JAX's `saved_residuals` (the data that
-`jax.ad_checkpoint.print_saved_residuals` prints) of the trainer's loss
-(training.loop.loss.label_loss, bf16 compute): what the backward pass keeps, before XLA's
-fusion. `xla_check` compares that with XLA's compiled buffer assignment (this backend's
-`memory_analysis()`) at 2 layers: one more row of 2,048 tokens at Llama-2-7B width adds 2.16 GB
-traced and 2.30 GB compiled on CPU.
+Nothing is allocated: the model and its optimizer are built as the trainer builds them
+(training/loop/step.py's init_train_state: `judging.model.Decoder` from a Hugging Face
+config.json through judging.hf.config_from_hf; for LoRA, training/lora.py's `apply_lora` and
+`freeze_base`; `nnx.Optimizer` over `trained_params`, the trainer's own optax chain) under
+`nnx.eval_shape`; the per-device shard of every array comes from the trainer's FSDP rule
+(training.parallel.param_sharding over an `AbstractMesh`), and the activations from JAX's
+`saved_residuals` (the data that `jax.ad_checkpoint.print_saved_residuals` prints) of the
+trainer's loss (training.loop.loss.label_loss, bf16 compute, gradients for the trained params
+only, as the train step takes them): what the backward pass keeps, before XLA's fusion.
+`xla_check` compares that with XLA's compiled buffer assignment (this backend's
+`memory_analysis()`) at 2 layers: one more row of 2,048 tokens adds 1.12 GB traced and 1.29 GB
+compiled at Gemma-2-2B width on CPU (2.16 GB and 2.30 GB at Llama-2-7B width).
 
 Activations: the residuals are traced for 2 and 4 layers at batch 1 and 2 (cheap), split into
 a per-row part and a per-step part (bf16 copies of float32 weights), each before and per block,
-and extrapolated to the model's depth and the stated per-device micro-batch. `score_tensors`
-are the residuals of shape [..., L, L] (attention probabilities), which flash attention
-(cuDNN, through jax.nn.dot_product_attention) does not keep; `activations_flash` leaves them
-out. With remat (each block recomputed in the backward pass, training/lora.py's
+and extrapolated to the model's depth and the stated per-device micro-batch (tested equal to a
+direct trace). The [..., L, L] residuals (attention probabilities and mask) are the ones flash
+attention (cuDNN, through jax.nn.dot_product_attention) does not keep; the `_flash` figures
+leave them out. With remat (each block recomputed in the backward pass, training/lora.py's
 `enable_remat`), a block keeps only its input [B, L, D] (bf16) and one block's activations
-are live at a time. LoRA is given full fine-tuning's activations (an upper bound: a frozen
-weight needs no dW, so a few inputs need not be kept).
+are live at a time. LoRA keeps fewer activations than full fine-tuning: a frozen weight needs
+no dW, so the inputs only its dW would use are not kept.
 
-Regimes, in the dtypes the trainer's defaults give (TrainConfig().param_dtype, lora_base_dtype;
-reported under `dtypes`):
+Regimes, in the dtypes the trainer's defaults give (param_dtype, lora_base_dtype; reported
+under `dtypes`):
     full   float32 master weights + float32 grads + AdamW mu, nu (float32) + bf16 weight copies
     lora   the base frozen in bf16 (no grads, no moments) + float32 adapters (rank r on the
-           `targets` projections: A [in, r], B [r, out]) + their grads + AdamW moments
+           `targets` projections) + their grads + AdamW moments
+Gradient accumulation (grad_accum_steps > 1) adds one more copy of the grads (the scan's sum).
 
 Targets: one 80 GiB GPU (no sharding) and a TPU v5e-8 (8 chips x 16 GiB, FSDP over 8: every
 array of 2^14+ elements sharded on its largest dimension 8 divides). `fits` compares with 90% of
@@ -49,15 +52,17 @@ from flax import nnx
 from jax._src.ad_checkpoint import saved_residuals  # print_saved_residuals, as data
 from jax.sharding import AbstractMesh
 
-from judging.hf import config_from_hf, hf_param_map
+from judging.hf import config_from_hf
 from judging.model import Decoder, ModelConfig
-from training import parallel
+from training import lora, parallel
 from training.config import TrainConfig
 from training.loop.batch import Batch
-from training.loop.loss import label_loss
+from training.loop.loss import cast_floats, label_loss
 from training.loop.optimizer import make_optimizer
+from training.loop.step import trained_params
 
 GiB = 2**30
+COMPUTE = jnp.bfloat16  # the trainer's compute dtype on GPU and TPU (TrainConfig.dtype "auto")
 HEADROOM = 0.9
 DEVICES = {"gpu_80gb": (1, 80 * GiB), "tpu_v5e_8": (8, 16 * GiB)}
 _GEMMA2 = dict(
@@ -124,28 +129,43 @@ def _bytes(tree: Any, n_devices: int) -> int:
     return total
 
 
-def adapters(config: ModelConfig, targets: list[str], rank: int) -> dict[str, Any]:
-    """LoRA A [in, r] and B [r, out] (float32) for each target projection of every block, the
-    projections found by name in the model's own kernels (hf_param_map's paths)."""
-    params = _abstract_params(config, jnp.float32)
-    out = {}
-    for _, (path, _) in hf_param_map(config).items():
-        if path[0] == "blocks" and path[-1] == "kernel" and path[-2] in targets:
-            leaf = params
-            for key in path:
-                leaf = leaf[key]
-            d_in, d_out = leaf.shape
-            name = ".".join(map(str, path[:-1]))
-            out[name + ".lora_a"] = jax.ShapeDtypeStruct((d_in, rank), jnp.float32)
-            out[name + ".lora_b"] = jax.ShapeDtypeStruct((rank, d_out), jnp.float32)
-    return out
+def _model(config: ModelConfig, trainer: TrainConfig) -> Decoder:
+    """The model as training/loop/step.py's init_train_state builds it (abstract use only):
+    master weights in param_dtype; with lora_rank, adapters on the targets and the base frozen
+    in lora_base_dtype."""
+    model = Decoder(config, rngs=nnx.Rngs(0))
+    if jnp.dtype(trainer.param_dtype) != jnp.float32:
+        graphdef, state = nnx.split(model)
+        model = nnx.merge(graphdef, cast_floats(state, jnp.dtype(trainer.param_dtype)))
+    if trainer.lora_rank:
+        rngs = nnx.Rngs(1)
+        lora.apply_lora(model, trainer.lora_targets, trainer.lora_rank, trainer.lora_alpha, rngs)
+        model = lora.freeze_base(model, jnp.dtype(trainer.lora_base_dtype))
+    return model
 
 
-def _residuals(config: ModelConfig, batch: int, seq: int) -> dict[str, int]:
-    """Bytes the backward pass of the training loss keeps (arguments, i.e. the weights and the
-    batch, excluded), split into score tensors ([..., L, L]) and the rest."""
-    model = nnx.eval_shape(lambda: Decoder(config, rngs=nnx.Rngs(0)))
-    graphdef, params = nnx.split(model, nnx.Param)
+def train_state(config: ModelConfig, trainer: TrainConfig) -> dict[str, Any]:
+    """Abstract (trained params, frozen params, optimizer state) of the trainer's state."""
+
+    def build():
+        model = _model(config, trainer)
+        return model, nnx.Optimizer(model, make_optimizer(trainer), wrt=trained_params(trainer))
+
+    model, optimizer = nnx.eval_shape(build)
+    _, trained, frozen = nnx.split(model, trained_params(trainer), ...)
+    return {
+        "trained": nnx.to_pure_dict(trained),
+        "frozen": nnx.to_pure_dict(frozen),
+        "optimizer": nnx.to_pure_dict(nnx.state(optimizer)),
+    }
+
+
+def _residuals(config: ModelConfig, trainer: TrainConfig, batch: int, seq: int) -> dict:
+    """Bytes the backward pass of the trainer's loss keeps (arguments, i.e. the weights and the
+    batch, excluded), split into score tensors ([..., L, L]) and the rest. As in the train step,
+    only the trained params are differentiated (the frozen base under stop_gradient)."""
+    model = nnx.eval_shape(lambda: _model(config, trainer))
+    graphdef, trained, frozen = nnx.split(model, trained_params(trainer), ...)
     rows = jax.ShapeDtypeStruct((batch,), jnp.int32)
     data = Batch(
         tokens=jax.ShapeDtypeStruct((batch, seq), jnp.int32),
@@ -154,26 +174,30 @@ def _residuals(config: ModelConfig, batch: int, seq: int) -> dict[str, int]:
         targets=rows,
     )
 
-    def loss(params, data):
-        return label_loss(nnx.merge(graphdef, params), data, None, jnp.bfloat16)
+    def loss(trained, frozen, data):
+        frozen = cast_floats(jax.lax.stop_gradient(frozen), COMPUTE)
+        return label_loss(nnx.merge(graphdef, trained, frozen), data, None, COMPUTE)
 
     out = {"scores": 0, "other": 0}
-    for aval, source in saved_residuals(loss, params, data):
-        if source.startswith("from the argument"):
-            continue
+    for aval, source in saved_residuals(loss, trained, frozen, data):
+        frozen_weight = source.startswith("output of stop_gradient") and "loss)" in source
+        if source.startswith("from the argument") or frozen_weight:
+            continue  # the weights themselves (the frozen ones through stop_gradient): no copy
         size = int(np.prod(aval.shape, dtype=np.int64)) * aval.dtype.itemsize
         is_score = len(aval.shape) >= 2 and aval.shape[-1] == aval.shape[-2] == seq
         out["scores" if is_score else "other"] += size
     return out
 
 
-def activations(hf: dict[str, Any], batch: int, seq: int) -> dict[str, int]:
+def activations(
+    hf: dict[str, Any], batch: int, seq: int, trainer: TrainConfig | None = None
+) -> dict[str, int]:
     """Saved activations of the config.json `hf` at its depth and `batch` rows, from traces of
     the same config at 2 and 4 layers and 1 and 2 rows: each kind's bytes are
     step + row * b + layers * (step_block + row_block * b)."""
-    config = model_config(hf)[0]
+    config, trainer = model_config(hf)[0], trainer or TrainConfig()
     r = {
-        (n, b): _residuals(model_config({**hf, "num_hidden_layers": n})[0], b, seq)
+        (n, b): _residuals(model_config({**hf, "num_hidden_layers": n})[0], trainer, b, seq)
         for n in (2, 4)
         for b in (1, 2)
     }
@@ -204,51 +228,48 @@ def activations(hf: dict[str, Any], batch: int, seq: int) -> dict[str, int]:
     }
 
 
+def _count(tree: Any) -> int:
+    return sum(int(np.prod(x.shape, dtype=np.int64)) for x in jax.tree.leaves(tree))
+
+
+def _dtype(tree: Any) -> str:
+    return ",".join(sorted({jnp.dtype(x.dtype).name for x in jax.tree.leaves(tree)}))
+
+
 def base_report(name: str, batch: int, seq: int, rank: int, targets: list[str]) -> dict[str, Any]:
+    """One base: parameter counts, dtypes and, per target device and regime, the bytes of each
+    part of the trainer's state, the activations, the totals and whether they fit."""
     config, note = model_config(BASES[name])
-    trainer = TrainConfig()
-    param_dtype = jnp.dtype(trainer.param_dtype)
-    full = _abstract_params(config, param_dtype)
-    frozen = _abstract_params(config, jnp.dtype(getattr(trainer, "lora_base_dtype", "bfloat16")))
-    lora = adapters(config, targets, rank)
-    tx = make_optimizer(trainer)
-    full_opt, lora_opt = jax.eval_shape(tx.init, full), jax.eval_shape(tx.init, lora)
-    act = activations(BASES[name], batch, seq)
-    count = sum(int(np.prod(x.shape, dtype=np.int64)) for x in jax.tree.leaves(full))
+    trainers = {"full": TrainConfig(), "lora": TrainConfig(lora_rank=rank, lora_targets=targets)}
+    states = {regime: train_state(config, t) for regime, t in trainers.items()}
+    acts = {regime: activations(BASES[name], batch, seq, t) for regime, t in trainers.items()}
+    full, lora_state = states["full"], states["lora"]
     out: dict[str, Any] = {
         "config": {k: v for k, v in config.to_dict().items() if isinstance(v, int | float)},
-        "params": count,
-        "adapter_params": sum(int(np.prod(x.shape)) for x in jax.tree.leaves(lora)),
+        "params": _count(full["trained"]),
+        "adapter_params": _count(lora_state["trained"]),
         "dtypes": {
-            "full_params_grads_adamw": param_dtype.name,
-            "lora_base": jax.tree.leaves(frozen)[0].dtype.name,
-            "adapters_grads_adamw": "float32",
-            "compute": "bfloat16",
+            "full_params_grads_adamw": _dtype(full["trained"]),
+            "lora_base": _dtype(lora_state["frozen"]),
+            "adapters_grads_adamw": _dtype(lora_state["trained"]),
+            "compute": jnp.dtype(COMPUTE).name,
         },
         "note": note,
         "devices": {},
     }
     for device, (n, capacity) in DEVICES.items():
-        regimes = {
-            "full": {
-                "params": _bytes(full, n),
-                "grads": _bytes(full, n),
-                "adamw": _bytes(full_opt, n),
-                # bf16 copies of the weights the compute reads (none if they are bf16 already)
-                "compute_weight_copies": (
-                    act["per_step_copies"] // n if param_dtype != jnp.bfloat16 else 0
-                ),
-            },
-            "lora": {
-                "base": _bytes(frozen, n),
-                "adapters": _bytes(lora, n),
-                "adapter_grads": _bytes(lora, n),
-                "adapter_adamw": _bytes(lora_opt, n),
-            },
-        }
         per_device: dict[str, Any] = {"chips": n, "capacity_bytes": capacity}
-        for regime, state in regimes.items():
-            fixed = sum(state.values())
+        for regime, state in states.items():
+            act = acts[regime]
+            parts = {
+                "trained_params": _bytes(state["trained"], n),
+                "grads": _bytes(state["trained"], n),
+                "optimizer": _bytes(state["optimizer"], n),
+                "frozen_params": _bytes(state["frozen"], n),
+                # compute-dtype copies of float32 weights the backward pass keeps (sharded)
+                "compute_weight_copies": act["per_step_copies"] // n,
+            }
+            fixed = sum(parts.values())
             totals = {
                 key: fixed + act[f"activations{suffix}"]
                 for key, suffix in (
@@ -259,12 +280,12 @@ def base_report(name: str, batch: int, seq: int, rank: int, targets: list[str]) 
                 )
             }
             per_device[regime] = {
-                **state,
+                **parts,
                 "state_total": fixed,
                 **{k: v for k, v in act.items() if k.startswith("activations")},
                 "total": totals,
                 "fits": {k: v <= HEADROOM * capacity for k, v in totals.items()},
-            }  # fmt: skip
+            }
         out["devices"][device] = per_device
     return out
 
@@ -282,11 +303,11 @@ def xla_check(name: str, seq: int) -> dict[str, Any]:
         data = Batch(tokens=tokens, mask=tokens.update(dtype=jnp.bool_), last=rows, targets=rows)
 
         def loss(params, data):
-            return label_loss(nnx.merge(graphdef, params), data, None, jnp.bfloat16)
+            return label_loss(nnx.merge(graphdef, params), data, None, COMPUTE)
 
         compiled = jax.jit(jax.grad(loss)).lower(params, data).compile()
         temp[b] = compiled.memory_analysis().temp_size_in_bytes
-        traced[b] = sum(_residuals(config, b, seq).values())
+        traced[b] = sum(_residuals(config, TrainConfig(), b, seq).values())
     return {
         "model": f"{name} width, 2 layers",
         "backend": jax.default_backend(),
