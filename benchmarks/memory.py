@@ -113,12 +113,6 @@ def model_config(hf: dict[str, Any]) -> tuple[ModelConfig, str | None]:
         return config_from_hf(stand_in), note
 
 
-def _abstract_params(config: ModelConfig, dtype: Any) -> dict:
-    model = nnx.eval_shape(lambda: Decoder(config, rngs=nnx.Rngs(0)))
-    pure = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, dtype), pure)
-
-
 def _bytes(tree: Any, n_devices: int) -> int:
     """Bytes one device holds of `tree` under the trainer's FSDP rule over n devices."""
     mesh = AbstractMesh((n_devices,), (parallel.DATA_AXIS,))

@@ -9,11 +9,11 @@ import pytest
 
 from benchmarks.memory import (
     BASES,
-    _abstract_params,
     _residuals,
     activations,
     base_report,
     model_config,
+    train_state,
     xla_check,
 )
 from training.config import TrainConfig
@@ -31,7 +31,8 @@ KNOWN = {
 def test_parameter_counts_match_known_totals(name):
     hf = BASES[name]
     config, note = model_config(hf)
-    count = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(_abstract_params(config, "f4")))
+    params = train_state(config, TrainConfig())["trained"]
+    count = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params))
     # A Llama-shaped stand-in (a checkout without Gemma) lacks Gemma's 2 extra norms per layer.
     missing = 2 * hf["hidden_size"] * hf["num_hidden_layers"] if note else 0
     assert count == KNOWN[name] - missing
