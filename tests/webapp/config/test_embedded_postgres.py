@@ -97,6 +97,11 @@ def test_embedded_default_is_postgres_and_serves_insights(embedded_env):
     }
     # two of the four doubly labelled items have disagreeing labels
     assert lines[5] == "disagreements 2"
+    # dbshell reaches the same server with the wheel's own psql
+    shell = _run(
+        [sys.executable, "manage.py", "dbshell", "--", "-tAc", "SELECT current_database()"], env
+    )
+    assert shell.strip() == "ember"
     # a second start finds the running server and the same data
     assert "ember" in _run([sys.executable, "-m", "webapp.config.embedded_postgres", "url"], env)
     # the machine's PostgreSQL (the test database's server) still answers
