@@ -156,3 +156,5 @@ def test_a_retrain_stores_the_baseline_with_the_version_and_its_report(client, s
     row = _row(admin.get(reverse("autorater", args=[project.slug])).content.decode(), 1)
     assert f'data-testid="baseline-accuracy">{accuracy}<' in row
     assert ('data-testid="baseline-marker"' in row) == (baseline["outcome"] != "beats")
+    panel = admin.get(reverse("run-progress", args=[run.pk])).content.decode()
+    assert f'data-testid="run-baseline">{accuracy}' in panel
