@@ -42,6 +42,10 @@ def test_retrain_in_browser_shows_progress_lineage_and_cancel(live_server, celer
     assert f"{run.total_steps} steps" in lineage and "flame" in lineage
     assert "demo_arithmetic" in row.get_by_test_id("lineage-weights").inner_text()
     assert row.get_by_test_id("version-status").inner_text() == "promoted"
+    baseline = version.metrics["lexical_baseline"]
+    shown = row.get_by_test_id("baseline-accuracy").inner_text()
+    assert shown == f"{baseline['accuracy']['value'] * 100:.1f}%"
+    assert row.get_by_test_id("baseline-marker").count() == (baseline["outcome"] != "beats")
     assert version.metrics["n"] > 0 and version.gate["passed"]
     assert version.config["train"]["steps"] == run.total_steps
 
