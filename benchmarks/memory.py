@@ -20,9 +20,10 @@ a per-row part and a per-step part (bf16 copies of float32 weights), each before
 and extrapolated to the model's depth and the stated per-device micro-batch (tested equal to a
 direct trace). The [..., L, L] residuals (attention probabilities and mask) are the ones flash
 attention (cuDNN, through jax.nn.dot_product_attention) does not keep; the `_flash` figures
-leave them out. With remat (each block recomputed in the backward pass, training/lora.py's
-`enable_remat`), a block keeps only its input [B, L, D] (bf16) and one block's activations
-are live at a time. LoRA keeps fewer activations than full fine-tuning: a frozen weight needs
+leave them out. Remat is the trainer's `remat` option (training/lora.py's `enable_remat`,
+each block recomputed in the backward pass) traced the same way: a block keeps only its bf16
+input [B, L, D]; one block's activations (from the plain trace) are added, live while it is
+recomputed. LoRA keeps fewer activations than full fine-tuning: a frozen weight needs
 no dW, so the inputs only its dW would use are not kept.
 
 Regimes, in the dtypes the trainer's defaults give (param_dtype, lora_base_dtype; reported
@@ -135,6 +136,8 @@ def _model(config: ModelConfig, trainer: TrainConfig) -> Decoder:
         rngs = nnx.Rngs(1)
         lora.apply_lora(model, trainer.lora_targets, trainer.lora_rank, trainer.lora_alpha, rngs)
         model = lora.freeze_base(model, jnp.dtype(trainer.lora_base_dtype))
+    if trainer.remat:
+        lora.enable_remat(model)
     return model
 
 
@@ -183,42 +186,45 @@ def _residuals(config: ModelConfig, trainer: TrainConfig, batch: int, seq: int) 
     return out
 
 
-def activations(
-    hf: dict[str, Any], batch: int, seq: int, trainer: TrainConfig | None = None
-) -> dict[str, int]:
-    """Saved activations of the config.json `hf` at its depth and `batch` rows, from traces of
-    the same config at 2 and 4 layers and 1 and 2 rows: each kind's bytes are
-    step + row * b + layers * (step_block + row_block * b)."""
-    config, trainer = model_config(hf)[0], trainer or TrainConfig()
+def saved(hf: dict[str, Any], batch: int, seq: int, trainer: TrainConfig) -> dict[str, float]:
+    """What the backward pass keeps for the config.json `hf` at its depth and `batch` rows, by
+    kind ("scores", "other"), from traces of the same config at 2 and 4 layers and 1 and 2 rows:
+    each kind's bytes are step + row * b + layers * (step_block + row_block * b). Also each
+    kind's per-row bytes of one block ("<kind>_block") and the per-step part ("step")."""
+    n = model_config(hf)[0].n_layers
     r = {
-        (n, b): _residuals(model_config({**hf, "num_hidden_layers": n})[0], trainer, b, seq)
-        for n in (2, 4)
+        (k, b): _residuals(model_config({**hf, "num_hidden_layers": k})[0], trainer, b, seq)
+        for k in (2, 4)
         for b in (1, 2)
     }
-    n, parts = config.n_layers, {}
+    out = {"step": 0.0}
     for kind in ("scores", "other"):
         row = {k: r[k, 2][kind] - r[k, 1][kind] for k in (2, 4)}  # one more row, at 2 / 4 layers
         step = {k: r[k, 1][kind] - row[k] for k in (2, 4)}
         row_block, step_block = (row[4] - row[2]) / 2, (step[4] - step[2]) / 2
-        parts[kind] = {
-            "row_block": row_block,
-            "row": row[2] - 2 * row_block + n * row_block,
-            "step": step[2] - 2 * step_block + n * step_block,
-        }
-    scores, other = parts["scores"], parts["other"]
-    block_input = seq * config.d_model * 2  # a block's bf16 input [L, D], per row
-    # remat: every block keeps its input only, and one block's activations are live during its
-    # backward. "row" = base + n * row_block, where base is negative by about a row_block (the
-    # last block runs at one position only, `logits_at`): so base + 2 * row_block is the part
-    # outside the blocks plus that last block, and one more row_block the live block.
-    remat_other = other["row"] - (n - 2) * other["row_block"] + n * block_input
-    remat_scores = scores["row"] - (n - 2) * scores["row_block"]
+        out[kind] = batch * (row[2] + (n - 2) * row_block)
+        out[kind + "_block"] = row_block
+        out["step"] += step[2] + (n - 2) * step_block
+    return out
+
+
+def activations(
+    hf: dict[str, Any], batch: int, seq: int, trainer: TrainConfig | None = None
+) -> dict[str, int]:
+    """Activations per device: kept for the backward pass, without and with remat (the
+    trainer's `remat` option, traced: each block keeps its input; plus one block's activations,
+    live while it is recomputed), with and without the [L, L] tensors flash attention avoids.
+    `per_step_copies`: the part that does not grow with the batch (bf16 weight copies)."""
+    trainer = trainer or TrainConfig()
+    plain = saved(hf, batch, seq, trainer.replace(remat=False))
+    remat = saved(hf, batch, seq, trainer.replace(remat=True))
+    live_scores, live_other = batch * plain["scores_block"], batch * plain["other_block"]
     return {
-        "activations": int(batch * (scores["row"] + other["row"])),
-        "activations_flash": int(batch * other["row"]),
-        "activations_remat": int(batch * (remat_scores + remat_other)),
-        "activations_remat_flash": int(batch * remat_other),
-        "per_step_copies": int(scores["step"] + other["step"]),
+        "activations": int(plain["scores"] + plain["other"]),
+        "activations_flash": int(plain["other"]),
+        "activations_remat": int(remat["scores"] + remat["other"] + live_scores + live_other),
+        "activations_remat_flash": int(remat["other"] + live_other),
+        "per_step_copies": int(plain["step"]),
     }
 
 

@@ -13,6 +13,7 @@ from benchmarks.memory import (
     activations,
     base_report,
     model_config,
+    saved,
     train_state,
     xla_check,
 )
@@ -71,17 +72,28 @@ def test_state_bytes_and_fsdp_shards():
         assert total["remat_flash"] < total["no_remat_flash"] < total["no_remat"]
 
 
+@pytest.mark.parametrize("remat", [False, True])
 @pytest.mark.parametrize("lora_rank", [0, 4])
-def test_activation_extrapolation_equals_direct_trace(lora_rank):
+def test_extrapolation_equals_direct_trace(lora_rank, remat):
     hf = {**BASES["llama-2-7b"], "hidden_size": 64, "intermediate_size": 160,
           "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 300,
           "num_hidden_layers": 7}  # fmt: skip
-    trainer = TrainConfig(lora_rank=lora_rank)
-    act = activations(hf, batch=3, seq=32, trainer=trainer)
+    trainer = TrainConfig(lora_rank=lora_rank, remat=remat)
+    extrapolated = saved(hf, batch=3, seq=32, trainer=trainer)
     direct = _residuals(model_config(hf)[0], trainer, 3, 32)
-    assert act["activations"] + act["per_step_copies"] == sum(direct.values())
-    assert act["activations_flash"] + act["per_step_copies"] < sum(direct.values())
-    assert 0 < act["activations_remat_flash"] < act["activations_flash"]
+    for kind in ("scores", "other"):
+        assert extrapolated[kind] > 0
+    total = extrapolated["scores"] + extrapolated["other"] + extrapolated["step"]
+    assert total == pytest.approx(sum(direct.values()), abs=1e-6)
+    if remat:  # a block keeps its bf16 input [L, D] and nothing else
+        assert extrapolated["other_block"] == 32 * 64 * 2 and extrapolated["scores_block"] == 0
+
+
+def test_remat_and_flash_keep_less():
+    hf = {**BASES["llama-2-7b"], "num_hidden_layers": 4}
+    act = activations(hf, batch=2, seq=256)
+    assert 0 < act["activations_remat_flash"] < act["activations_remat"] < act["activations"]
+    assert act["activations_remat_flash"] < act["activations_flash"] < act["activations"]
 
 
 def test_traced_activations_agree_with_xla_buffers():
