@@ -49,11 +49,17 @@ def demo_project_ensure(*, n_per_task: int = 150, seed: int = 0, showcase: bool 
     project, _ = Project.objects.get_or_create(
         slug=DEMO_SLUG,
         defaults={
-            "name": "Demo: known-answer pairwise tasks",
+            "name": "Demo: known-answer tasks" if showcase else "Demo: known-answer pairwise tasks",
             "builtin_mixture": DEMO_SLUG,
             "description": (
                 "Arithmetic and required-word items whose right answer is known by "
                 "construction, so human and autorater accuracy can be measured."
+                + (
+                    " First in the queue: a rating, a classification and an open-ended "
+                    "critique, one of each rater screen."
+                    if showcase
+                    else ""
+                )
             ),
         },
     )
