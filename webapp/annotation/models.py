@@ -25,6 +25,8 @@ class Project(TimeStampedModel):
     # Which open item a rater is offered next: the first imported, or the one the live
     # autorater is least sure about (Item.route_priority, set when it judges the item).
     routing = models.CharField(max_length=20, choices=Routing.choices, default=Routing.SEQUENTIAL)
+    # The share of imported items held out for evaluation, the import forms' default.
+    heldout_percent = models.PositiveSmallIntegerField(default=20)
 
     class Meta:
         ordering = ["name"]
@@ -52,6 +54,13 @@ class TaskDefinition(TimeStampedModel):
     labels = models.JSONField(default=list)
     # Pointwise tasks on a real-valued scale: [low, high].
     scale = models.JSONField(null=True, blank=True)
+    # Editing a rubric that already has labels makes a new version (a new row, named
+    # "<name>-v<n>"); the old one is retired and its items keep pointing at it.
+    version = models.PositiveSmallIntegerField(default=1)
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next_versions"
+    )
+    retired = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
