@@ -215,8 +215,13 @@ def test_judge_and_generate_load_hf_directory(hf_checkpoint):
         ("A", "B", "tie"),
     )
     examples = [Example("pick", {"response A": "yes", "response B": "no"}, id="1")]
-    verdicts = judge.judge({"pick": task}, examples)
+    verdicts = judge.judge({"pick": task}, examples, share_prefix=False)
     assert abs(sum(verdicts[0].probabilities.values()) - 1.0) < 1e-5
+    # The two orders' shared prefix through the key/value cache (windows over the cache
+    # included) gives the same verdict as the plain forward.
+    (shared,) = judge.judge({"pick": task}, examples, share_prefix=True)
+    for label, p in verdicts[0].probabilities.items():
+        assert abs(shared.probabilities[label] - p) < 1e-5, (label, p, shared.probabilities)
     ids = [judge.tokenizer.label_token_id(label) for label in task.labels]
     assert len(set(ids)) == 3
     (generation,) = judge.generate({"pick": task}, examples, max_new_tokens=5)
