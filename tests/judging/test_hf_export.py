@@ -1,7 +1,8 @@
 """The merged Hugging Face export (judging/hf_export.py) reloads in `transformers` with the same
 logits (float32, within 1e-4) as the Ember model it came from: LoRA adapters merged onto a Qwen2
-base (tied, q/k/v biases), a full fine-tune of a Llama base (the base's config.json kept), and a
-model trained from scratch with Ember's own tokenizer (tied with a d_model ** -0.5 output scale,
+base (tied, q/k/v biases) and onto a Gemma 3 text base (q/k norms, (1 + w) sandwich norms, local
+and global rope), a full fine-tune of a Llama base (the base's config.json kept), and a model
+trained from scratch with Ember's own tokenizer (tied with a d_model ** -0.5 output scale,
 written untied). transformers runs in $EMBER_TORCH_PYTHON as in tests/judging/test_hf.py."""
 
 import json
@@ -39,7 +40,8 @@ import transformers as tf
 
 batch = json.loads(open(sys.argv[1]).read())
 for directory in sys.argv[2:]:
-    model = tf.AutoModelForCausalLM.from_pretrained(directory, torch_dtype=torch.float32).eval()
+    model = tf.AutoModelForCausalLM.from_pretrained(
+        directory, torch_dtype=torch.float32, attn_implementation="eager").eval()
     tokens = torch.tensor(batch[directory]["tokens"])
     with torch.no_grad():
         out = model(input_ids=tokens, attention_mask=torch.tensor(batch[directory]["mask"]))
@@ -62,10 +64,12 @@ def test_export_reloads_in_transformers_with_the_same_logits(tmp_path):
         pytest.skip("torch/transformers not importable and EMBER_TORCH_PYTHON not set")
     qwen2 = write_random_hf(tmp_path / "qwen2", "qwen2", TEXTS, seed=1)
     llama = write_random_hf(tmp_path / "llama", "llama", TEXTS, seed=2)
+    gemma3 = write_random_hf(tmp_path / "gemma3", "gemma3_text", TEXTS, seed=4)
     lora = STEPS.replace(
         lora_rank=4, lora_base_dtype="float32", lora_targets=["q", "k", "v", "o", "gate", "down"]
     )
     train(TASKS, EXAMPLES, lora, tmp_path / "adapter", init_checkpoint=qwen2)
+    train(TASKS, EXAMPLES, lora, tmp_path / "gemma3_adapter", init_checkpoint=gemma3)
     train(TASKS, EXAMPLES, STEPS, tmp_path / "full", init_checkpoint=llama)
     tokenizer = corpus_tokenizer(TASKS, EXAMPLES, 400, TEXTS)
     config = ModelConfig.named(
@@ -76,6 +80,7 @@ def test_export_reloads_in_transformers_with_the_same_logits(tmp_path):
 
     sources = {"adapter": tmp_path / "adapter", "full": tmp_path / "full"}
     sources["scratch"] = tmp_path / "scratch"
+    sources["gemma3_adapter"] = tmp_path / "gemma3_adapter"
     batch, ours = {}, {}
     for name, source in sources.items():
         out = export_hf(source, tmp_path / f"hf_{name}")

@@ -39,6 +39,32 @@ FAMILIES: dict[str, dict] = {
     "mistral": dict(
         _COMMON, model_type="mistral", head_dim=16, sliding_window=512, tie_word_embeddings=False
     ),
+    "qwen3": dict(_COMMON, model_type="qwen3", head_dim=16, tie_word_embeddings=True),
+    "gemma2": dict(
+        _COMMON,
+        model_type="gemma2",
+        head_dim=16,
+        hidden_act="gelu_pytorch_tanh",
+        hidden_activation="gelu_pytorch_tanh",
+        sliding_window=16,
+        query_pre_attn_scalar=16,
+        attn_logit_softcapping=50.0,
+        final_logit_softcapping=30.0,
+        tie_word_embeddings=True,
+    ),
+    "gemma3_text": dict(
+        _COMMON,
+        model_type="gemma3_text",
+        head_dim=16,
+        hidden_act="gelu_pytorch_tanh",
+        hidden_activation="gelu_pytorch_tanh",
+        sliding_window=16,
+        query_pre_attn_scalar=16,
+        rope_theta=1000000.0,
+        rope_local_base_freq=10000.0,
+        layer_types=["sliding_attention", "full_attention"],
+        tie_word_embeddings=True,
+    ),
 }
 
 
