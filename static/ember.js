@@ -1,7 +1,7 @@
 // Keyboard control for the rater screens. A key clicks the visible control with that data-key;
 // "n" shows the preloaded next item at once; "g" opens the guidelines; Ctrl+Enter submits text.
 function visible(element) {
-  return element && !element.closest("[hidden]");
+  return element && !element.closest("[hidden], [inert]");
 }
 
 function control(key) {

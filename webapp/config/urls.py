@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from webapp.annotation import data_views
+from webapp.annotation import data_views, project_views, upload_views
 from webapp.annotation import views as annotation_views
 from webapp.annotation.auth_views import RateLimitedLoginView
 from webapp.api.api import api
@@ -42,6 +42,13 @@ urlpatterns = [
         annotation_views.autorater_verdict,
         name="autorater-verdict",
     ),
+    path("projects/new/", project_views.project_new, name="project-new"),
+    path("p/<slug:slug>/settings/", project_views.project_settings, name="project-settings"),
+    path("p/<slug:slug>/rubrics/new/", project_views.rubric_new, name="rubric-new"),
+    path("p/<slug:slug>/rubrics/preview/", project_views.rubric_preview, name="rubric-preview"),
+    path("p/<slug:slug>/rubrics/<int:task_id>/", project_views.rubric_edit, name="rubric-edit"),
+    path("p/<slug:slug>/upload/", upload_views.upload_start, name="upload"),
+    path("p/<slug:slug>/upload/<str:token>/", upload_views.upload_map, name="upload-map"),
     path("p/<slug:slug>/data/", data_views.data_page, name="data"),
     path("p/<slug:slug>/data/import/", data_views.data_import, name="data-import"),
     path("p/<slug:slug>/data/export/<str:fmt>/", data_views.data_export, name="data-export"),
