@@ -5,7 +5,10 @@ fails only if its accuracy is lower than the live version's beyond noise, i.e. t
 the paired bootstrap 95% interval of (candidate - live) per-item correctness is below
 -tolerance. Bias: the candidate's position bias (JudgeLM total bias: the share of pairwise
 items whose verdict follows the position, not the content) may not exceed the live version's
-by more than the tolerance.
+by more than the tolerance. No forgetting (a project trained on the foundation): the
+candidate's accuracy on the foundation's held-out tasks may not be lower than the reference's
+(the live version, or the checkpoint the run started from) beyond noise, the same paired
+bootstrap rule with the project's foundation tolerance.
 """
 
 from __future__ import annotations
@@ -77,3 +80,38 @@ def gate_decide(
     failed = [check["name"] for check in checks if not check["passed"]]
     reason = "worse than the live version on " + ", ".join(failed) if failed else "passed"
     return {"passed": not failed, "reason": reason, "checks": checks}
+
+
+def forgetting_check(
+    examples: Sequence[Example],
+    candidate: Sequence[Verdict],
+    reference: Sequence[Verdict],
+    *,
+    tolerance: float,
+    reference_name: str,
+) -> dict[str, Any]:
+    """The "foundation" check: accuracy on the foundation's held-out tasks, candidate vs the
+    reference, failing when the interval's upper end is below -tolerance."""
+    cand_hits, ref_hits = _correct(examples, candidate), _correct(examples, reference)
+    paired = paired_difference(cand_hits, ref_hits)
+    return {
+        "name": "foundation",
+        "candidate": float(cand_hits.mean()) if len(cand_hits) else None,
+        "live": float(ref_hits.mean()) if len(ref_hits) else None,
+        "reference": reference_name,
+        "tolerance": tolerance,
+        **paired,
+        "passed": paired["high"] >= -tolerance,
+    }
+
+
+def gate_with_check(gate: dict[str, Any], check: dict[str, Any]) -> dict[str, Any]:
+    """The gate with the foundation check added: it passes only if both passed."""
+    reasons = [] if gate.get("passed") else [gate.get("reason") or "failed"]
+    if not check["passed"]:
+        reasons.append(
+            f"forgot the foundation: worse than the {check['reference']} on its held-out tasks"
+        )
+    passed = not reasons
+    reason = (gate.get("reason") or "passed") if passed else "; ".join(reasons)
+    return {**gate, "passed": passed, "reason": reason, "checks": [*gate.get("checks", []), check]}
