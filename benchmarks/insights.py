@@ -126,7 +126,6 @@ def percentile(values: list[float], q: float) -> float:
 def seed(labels: int, per_item: int) -> dict:
     """The project, its raters, items, labels and two judged versions; returns handles."""
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
     from django.db import connection
 
     from judging.demo_tasks import ARITHMETIC
@@ -141,7 +140,7 @@ def seed(labels: int, per_item: int) -> dict:
         [users(username=f"rater{r:02d}", password="!") for r in range(N_RATERS)]
     )
     analyst = users.objects.create_user("analyst", password="analyst-pass")
-    analyst.groups.add(Group.objects.get_or_create(name="analyst")[0])
+    project.raters.add(analyst, through_defaults={"role": "analyst"})
     versions = [
         AutoraterVersion.objects.create(
             project=project, number=n, checkpoint_dir="-", snapshot_hash="-", status=status

@@ -8,7 +8,6 @@ import io
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from tests.integration.conftest import login
 from tests.webapp.insights.conftest import build_world
@@ -20,8 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def analyst_world(transactional_db):
     world = build_world(seed=7, items_per_task=30, n_raters=4)
     user = get_user_model().objects.create_user("ana", password="pw-analyst-123")
-    user.groups.add(Group.objects.get_or_create(name="analyst")[0])
-    world["project"].raters.add(user)
+    world["project"].raters.add(user, through_defaults={"role": "analyst"})
     return world
 
 

@@ -5,7 +5,6 @@ panel and the disagreement drill-down."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example
 from tests.factories import pairwise_task
@@ -31,9 +30,9 @@ def item():
     users = get_user_model().objects
     rater = users.create_user("ann", password="pw")
     analyst = users.create_user("ana", password="pw")
-    analyst.groups.add(Group.objects.get_or_create(name="analyst")[0])
     project = Project.objects.create(name="Text", slug="text", raters_per_item=1)
-    project.raters.add(rater, analyst)
+    project.raters.add(rater)
+    project.raters.add(analyst, through_defaults={"role": "analyst"})
     task = pairwise_task("pairs")
     definition = task_definition_upsert(project=project, task=task)
     context = {"question": "How do I *start*?", RESPONSE_A: RESPONSE, RESPONSE_B: TABLE}

@@ -3,7 +3,6 @@ in headless Chromium."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
 from tests.factories import classification_task, open_ended_task, pairwise_task, pointwise_task
@@ -36,7 +35,6 @@ def people():
     rater, second, analyst, outsider = (
         make(n, password="pw") for n in ("ann", "bob", "ana", "out")
     )
-    analyst.groups.add(Group.objects.get_or_create(name="analyst")[0])
     return {"rater": rater, "second": second, "analyst": analyst, "outsider": outsider}
 
 
@@ -44,6 +42,7 @@ def people():
 def project(people):
     project = Project.objects.create(name="Screens", slug="screens", raters_per_item=2)
     project.raters.add(people["rater"], people["second"])
+    project.raters.add(people["analyst"], through_defaults={"role": "analyst"})
     for name, task in TASKS.items():
         definition = task_definition_upsert(project=project, task=task)
         items_create(

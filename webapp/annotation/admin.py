@@ -1,14 +1,20 @@
 from django.contrib import admin
 
-from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
+from webapp.annotation.models import Annotation, Item, Membership, Project, TaskDefinition
 from webapp.annotation.services import project_save
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ("user",)
 
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "raters_per_item", "routing")
     list_filter = ("routing",)
-    filter_horizontal = ("raters",)
+    inlines = (MembershipInline,)
 
     def save_model(self, request, obj, form, change) -> None:
         project_save(project=obj)  # a new raters_per_item reopens or closes items

@@ -63,7 +63,8 @@ def demo_project_ensure(*, n_per_task: int = 150, seed: int = 0, showcase: bool 
             ),
         },
     )
-    project.raters.add(users["rater"], users["admin"])
+    project.raters.add(users["rater"])
+    project.raters.add(users["admin"], through_defaults={"role": "admin"})
     if showcase:
         definitions = {
             task.name: task_definition_upsert(project=project, task=task) for task in SHOWCASE_TASKS

@@ -14,7 +14,11 @@ class Project(TimeStampedModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
-    raters = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="rater_projects")
+    # The project's members, each with a role (Membership): raters label, analysts also read
+    # the project's data and insights, admins also change it. Superusers reach every project.
+    raters = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="rater_projects"
+    )
     raters_per_item = models.PositiveSmallIntegerField(default=1)
     # Blind-first by default: the autorater's verdict shows only after the rater submits.
     reveal_autorater_before_submit = models.BooleanField(default=False)
@@ -33,6 +37,35 @@ class Project(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Membership(models.Model):
+    """A user's role in one project. Each role includes the ones before it: a rater labels, an
+    analyst also reads the project's data (adjudication, insights, reports, the API's data), an
+    admin also changes the project (import, retraining, promotion, people).
+
+    The table is the one the former plain `raters` many-to-many used (its rows kept, as raters)."""
+
+    class Role(models.TextChoices):
+        RATER = "rater", "Rater"
+        ANALYST = "analyst", "Analyst"
+        ADMIN = "admin", "Admin"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.RATER)
+
+    class Meta:
+        db_table = "annotation_project_raters"
+        unique_together = [("project", "user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.project}"
+
+
+ROLE_RANK = {Membership.Role.RATER: 1, Membership.Role.ANALYST: 2, Membership.Role.ADMIN: 3}
 
 
 class TaskDefinition(TimeStampedModel):

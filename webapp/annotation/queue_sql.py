@@ -146,11 +146,12 @@ LABELLED_SQL = f"""
 # The rater's claim ends with their label or skip. Params: item, rater.
 RELEASE_SQL = f"DELETE FROM {ASSIGNMENT} WHERE item_id = %(item)s AND rater_id = %(rater)s"
 
-# The project by slug, with whether the user is one of its raters. Params: slug, user.
+# The project by slug, with the user's role in it (NULL for none) and whether they have one.
+# Params: slug, user.
 PROJECT_SQL = f"""
-    SELECT p.*, EXISTS (SELECT 1 FROM {MEMBERS} m
-                        WHERE m.project_id = p.id AND m.user_id = %(user)s) AS user_is_rater
-    FROM {PROJECT} p WHERE p.slug = %(slug)s"""
+    SELECT p.*, m.role AS user_role, m.role IS NOT NULL AS user_is_rater
+    FROM {PROJECT} p LEFT JOIN {MEMBERS} m ON m.project_id = p.id AND m.user_id = %(user)s
+    WHERE p.slug = %(slug)s"""
 
 # An item of a project, with its task's last change (the key of the task cache). Params: item,
 # project.

@@ -4,30 +4,94 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
 
 from judging.task_format import Example, Task
 from webapp.annotation import queue_sql
-from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
+from webapp.annotation.models import (
+    ROLE_RANK,
+    Annotation,
+    Item,
+    Membership,
+    Project,
+    TaskDefinition,
+)
 
 
 def user_is_admin(user) -> bool:
+    """A site admin: a superuser, or a member of the "admin" group. Site admins may create
+    projects (and become their admins) and read the audit log; only superusers reach every
+    project without a role in it."""
     return user.is_superuser or user.groups.filter(name="admin").exists()
 
 
+def project_role(user, project: Project) -> str | None:
+    """The user's role in the project ("rater", "analyst", "admin"), or None. Superusers are
+    admins of every project."""
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return Membership.Role.ADMIN
+    if getattr(project, "user_role_for", None) == user.pk:  # read by project_for_member
+        return project.user_role
+    return (
+        Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+    )
+
+
+def user_has_role(user, project: Project, role: str) -> bool:
+    """Whether the user holds `role` or a higher one in the project."""
+    held = project_role(user, project)
+    return held is not None and ROLE_RANK[held] >= ROLE_RANK[role]
+
+
+def user_is_project_admin(user, project: Project) -> bool:
+    return user_has_role(user, project, Membership.Role.ADMIN)
+
+
+def user_can_adjudicate(user, project: Project) -> bool:
+    """Analysts and admins of the project read its data and adjudicate."""
+    return user_has_role(user, project, Membership.Role.ANALYST)
+
+
+def user_admins_any_project(user) -> bool:
+    """Whether the user may hold an admin-scope API token: a site admin or a project admin."""
+    return (
+        user_is_admin(user)
+        or Membership.objects.filter(user=user, role=Membership.Role.ADMIN).exists()
+    )
+
+
 def project_list_for_user(user) -> QuerySet[Project]:
-    if user_is_admin(user):
+    """The projects the user has a role in (every project for a superuser), each with
+    `user_role`."""
+    if user.is_superuser:
+        return Project.objects.annotate(user_role=Value(Membership.Role.ADMIN.value))
+    roles = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+    return Project.objects.filter(memberships__user=user).annotate(user_role=Subquery(roles))
+
+
+def projects_with_role(user, role: str) -> QuerySet[Project]:
+    """The projects where the user holds `role` or a higher one."""
+    if user.is_superuser:
         return Project.objects.all()
-    return Project.objects.filter(raters=user)
+    held = [name for name, rank in ROLE_RANK.items() if rank >= ROLE_RANK[role]]
+    return Project.objects.filter(memberships__user=user, memberships__role__in=held)
 
 
 def project_for_member(*, slug: str, user) -> Project | None:
-    """The project by slug with `user_is_rater` set (one statement: it runs on every claim)."""
-    return queue_sql.fetch_one(Project, queue_sql.PROJECT_SQL, {"slug": slug, "user": user.pk})
+    """The project by slug with `user_is_rater` (any role) and `user_role` set (one statement:
+    it runs on every claim)."""
+    project = queue_sql.fetch_one(Project, queue_sql.PROJECT_SQL, {"slug": slug, "user": user.pk})
+    if project is not None:
+        project.user_role_for = user.pk
+    return project
 
 
-def user_can_adjudicate(user) -> bool:
-    return user_is_admin(user) or user.groups.filter(name="analyst").exists()
+def project_members(project: Project) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+    )
 
 
 ITEM_COUNT_SECONDS = 300

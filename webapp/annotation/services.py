@@ -23,7 +23,15 @@ from judging.task_format import (
     validate_example,
 )
 from webapp.annotation import queue_sql
-from webapp.annotation.models import Annotation, Assignment, Item, Project, Skip, TaskDefinition
+from webapp.annotation.models import (
+    Annotation,
+    Assignment,
+    Item,
+    Membership,
+    Project,
+    Skip,
+    TaskDefinition,
+)
 from webapp.annotation.queue_sql import excluded_params
 from webapp.annotation.selectors import item_count_key, item_of_project
 from webapp.audit.services import Via, audit_record
@@ -53,6 +61,9 @@ def project_create(
         project = Project.objects.create(
             name=name, slug=slug, description=description, raters_per_item=raters_per_item
         )
+        if actor is not None and actor.is_authenticated:
+            # Whoever creates a project administers it.
+            Membership.objects.create(project=project, user=actor, role=Membership.Role.ADMIN)
         audit_record(
             action="project.create", actor=actor, via=via, obj=project, summary={"slug": slug}
         )

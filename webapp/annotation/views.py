@@ -27,8 +27,7 @@ from webapp.annotation.selectors import (
     project_progress,
     rater_gold_accuracy,
     task_of,
-    user_can_adjudicate,
-    user_is_admin,
+    user_is_project_admin,
 )
 from webapp.annotation.services import (
     annotation_revise,
@@ -61,8 +60,6 @@ def home(request: HttpRequest) -> HttpResponse:
         "annotation/home.html",
         {
             "projects": projects,
-            "is_admin": user_is_admin(request.user),
-            "can_adjudicate": user_can_adjudicate(request.user),
         },
     )
 
@@ -304,7 +301,7 @@ def _adjudicate_page(
     context = _item_context(request, project, item)
     context.update(
         labels=current_labels(item),
-        is_admin=user_is_admin(request.user),
+        is_admin=user_is_project_admin(request.user, project),
         **errors,
         **_verdict_context(project, item),
     )

@@ -27,7 +27,8 @@ class MeOut(Schema):
     username: str
     token: str
     scopes: list[str]
-    role: Literal["admin", "analyst", "rater"]
+    # The highest role the user holds in any project; null for none.
+    role: Literal["admin", "analyst", "rater"] | None
 
 
 class ProjectIn(Schema):

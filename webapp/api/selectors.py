@@ -5,16 +5,14 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from webapp.annotation.models import Project
-from webapp.annotation.selectors import project_list_for_user, user_can_adjudicate
+from webapp.annotation.selectors import project_list_for_user
 from webapp.api.models import ApiToken, JudgeJob
 from webapp.autoraters.models import ModelJudgment
 
 
 def projects_for_api(user) -> QuerySet[Project]:
-    """Raters reach their projects; analysts and admins reach every project."""
-    if user_can_adjudicate(user):
-        return Project.objects.all()
-    return project_list_for_user(user)
+    """The projects the user has a role in (every project for a superuser)."""
+    return project_list_for_user(user).order_by("name", "pk")
 
 
 def tokens_for_user(user) -> QuerySet[ApiToken]:

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from webapp.annotation.models import Project
-from webapp.annotation.selectors import user_is_admin
+from webapp.annotation.selectors import user_admins_any_project
 from webapp.api.models import ApiToken, JudgeJob
 from webapp.audit.services import audit_record
 
@@ -48,7 +48,7 @@ def token_create(*, user, name: str, scopes: Sequence[str]) -> tuple[ApiToken, s
     for scope in scopes:
         if scope not in SCOPE_ORDER:
             raise ValidationError(UNKNOWN_SCOPE.format(scope=scope))
-    if "admin" in scopes and not user_is_admin(user):
+    if "admin" in scopes and not user_admins_any_project(user):
         raise ValidationError(ADMIN_SCOPE_NEEDS_ADMIN)
     prefix = secrets.token_hex(6)
     secret = f"{TOKEN_START}_{prefix}_{secrets.token_urlsafe(32)}"

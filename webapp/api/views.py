@@ -8,14 +8,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
-from webapp.annotation.selectors import user_is_admin
+from webapp.annotation.selectors import user_admins_any_project
 from webapp.api.models import ApiToken
 from webapp.api.selectors import tokens_for_user
 from webapp.api.services import SCOPE_ORDER, token_create, token_revoke
 
 
 def _context(request: HttpRequest, **extra) -> dict:
-    scopes = SCOPE_ORDER if user_is_admin(request.user) else SCOPE_ORDER[:2]
+    scopes = SCOPE_ORDER if user_admins_any_project(request.user) else SCOPE_ORDER[:2]
     return {"tokens": tokens_for_user(request.user), "scopes": scopes, **extra}
 
 

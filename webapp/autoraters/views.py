@@ -16,9 +16,9 @@ from webapp.autoraters.models import AutoraterVersion
 
 
 def _report(request: HttpRequest, version_id: int) -> tuple[AutoraterVersion, dict]:
-    if not user_can_adjudicate(request.user):
-        raise PermissionDenied("Only analysts and admins read evaluation reports.")
     version = get_object_or_404(AutoraterVersion.objects.select_related("project"), pk=version_id)
+    if not user_can_adjudicate(request.user, version.project):
+        raise PermissionDenied("Only the project's analysts and admins read evaluation reports.")
     path = Path(version.report_dir) / "report.json"
     if not version.report_dir or not path.exists():
         raise Http404("This version has no evaluation report.")

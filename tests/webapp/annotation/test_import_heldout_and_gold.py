@@ -12,7 +12,6 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
@@ -37,7 +36,6 @@ EXAMPLES = generate_demo_examples(60, seed=5)  # 120 examples of two pairwise ta
 def users():
     made = demo_users_ensure()
     analyst = get_user_model().objects.create_user("analyst", password="pw")
-    analyst.groups.add(Group.objects.get(name="analyst"))
     return {**made, "analyst": analyst}
 
 
@@ -261,6 +259,7 @@ def test_an_admin_marks_and_unmarks_an_item_gold_on_its_adjudicate_page(users, t
 
 def test_only_admins_mark_gold(users):
     project = demo_project_ensure(n_per_task=2)
+    project.raters.add(users["analyst"], through_defaults={"role": "analyst"})
     project.items.update(is_gold=False)
     item = project.items.order_by("pk").first()
     gold_url = reverse("item-gold", args=[project.slug, item.pk])

@@ -187,7 +187,10 @@ def test_routing_is_a_project_option_in_the_admin_form(client, project, users):
         "slug": project.slug,
         "raters_per_item": 3,
         "routing": "uncertainty_first",
-        "raters": [user.pk for user in project.raters.all()],
+        "heldout_percent": project.heldout_percent,
+        # The members inline (Membership), left as it is.
+        "memberships-TOTAL_FORMS": 0,
+        "memberships-INITIAL_FORMS": 0,
     }
     assert client.post(page.request["PATH_INFO"], form).status_code == 302
     project.refresh_from_db()

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -141,7 +140,7 @@ def test_the_rater_page_shows_the_median_speed(client, project, rater):
     annotation_submit(item=item, annotator=silent, label=_label(item), submission_key="silent")
 
     analyst = get_user_model().objects.create_user("speed-analyst", password="pw-analyst-123")
-    analyst.groups.add(Group.objects.get_or_create(name="analyst")[0])
+    project.raters.add(analyst, through_defaults={"role": "analyst"})
     rollup_refresh(project=project)
     client.force_login(analyst)
     response = client.get(reverse("insights-raters", args=[project.slug]))

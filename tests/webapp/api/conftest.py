@@ -1,5 +1,6 @@
-"""A small world for the API and security tests: one project with a rater, an analyst, an
-admin and a rater of another project; a live (promoted) version with a verdict; a queued run."""
+"""A small world for the API and security tests: one project with a rater, an analyst and an
+admin (a superuser); a rater of another project (outsider) and an admin of that other project
+(other_admin, no role in the first); a live (promoted) version with a verdict; a queued run."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import dataclasses
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.test import Client
 
 from webapp.annotation.demo import demo_project_ensure
@@ -17,7 +17,7 @@ from webapp.api.services import token_create
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 from webapp.retraining.models import TrainingRun
 
-ROLES = ("anonymous", "rater", "analyst", "admin", "outsider")
+ROLES = ("anonymous", "rater", "analyst", "admin", "outsider", "other_admin")
 
 
 @dataclasses.dataclass
@@ -36,7 +36,7 @@ class World:
         if role == "anonymous":
             return None
         if scopes is None:
-            scopes = ["admin"] if role == "admin" else ["write"]
+            scopes = ["admin"] if role in ("admin", "other_admin") else ["write"]
         return token_create(user=self.users[role], name=f"{role}-token", scopes=scopes)[1]
 
     def client(self, role: str, **kwargs) -> Client:
@@ -51,15 +51,18 @@ def world(db) -> World:
     project = demo_project_ensure(n_per_task=3)
     users_model = get_user_model()
     analyst = users_model.objects.create_user("analyst", password="analyst-pass")
-    analyst.groups.add(Group.objects.get(name="analyst"))
+    project.raters.add(analyst, through_defaults={"role": "analyst"})
     outsider = users_model.objects.create_user("outsider", password="outsider-pass")
+    other_admin = users_model.objects.create_user("other-admin", password="other-admin-pass")
     other = Project.objects.create(name="Other project", slug="other")
     other.raters.add(outsider)
+    other.raters.add(other_admin, through_defaults={"role": "admin"})
     users = {
         "rater": users_model.objects.get(username="rater"),
         "analyst": analyst,
         "admin": users_model.objects.get(username="admin"),
         "outsider": outsider,
+        "other_admin": other_admin,
     }
     items = list(Item.objects.filter(project=project).order_by("pk"))
     for role in ("rater", "admin"):

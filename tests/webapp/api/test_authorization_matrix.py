@@ -1,7 +1,10 @@
 """Authorization matrix: every API endpoint and every HTML page, for each role, is either
 allowed (its normal answer) or refused (401/403/404, or a redirect to the login page).
 
-Roles: anonymous, rater (of the project), analyst, admin, outsider (rater of another project).
+Roles are per project (webapp.annotation.models.Membership): rater, analyst and admin of the
+project (admin is also a superuser); outsider (a rater of another project) and other_admin (an
+admin of another project, no role in this one) get 403 on every page and endpoint of this
+project; anonymous is asked to log in (401 from the API).
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from tests.webapp.api.conftest import ROLES
 
 pytestmark = pytest.mark.django_db
 
-EVERYONE = {"rater", "analyst", "admin", "outsider"}
-MEMBERS = {"rater", "analyst", "admin"}  # reach the project (analysts reach every project)
-RATERS = {"rater", "admin"}  # web pages of a project's raters (admins rate every project)
+EVERYONE = {"rater", "analyst", "admin", "outsider", "other_admin"}
+MEMBERS = {"rater", "analyst", "admin"}  # any role in the project
+RATERS = MEMBERS  # every role includes the rater's
 DATA = {"analyst", "admin"}
-ADMIN = {"admin"}
+ADMIN = {"admin"}  # the project's admins
+SITE_ADMIN = {"admin"}  # create projects, the audit log, Django's admin
+LABELLERS = {"rater", "admin"}  # pages of the item they labelled (world.items[0])
 
 
 def _jsonl_line(world) -> dict:
@@ -34,9 +39,9 @@ def api_cases(world) -> list[tuple]:
     slug, item = world.project.slug, world.items[0]
     return [
         ("get", "/api/v1/me", None, EVERYONE, 200),
-        ("get", "/api/v1/audit", None, ADMIN, 200),
+        ("get", "/api/v1/audit", None, SITE_ADMIN, 200),
         ("get", "/api/v1/projects", None, EVERYONE, 200),
-        ("post", "/api/v1/projects", {"name": "Made by API"}, ADMIN, 201),
+        ("post", "/api/v1/projects", {"name": "Made by API"}, SITE_ADMIN, 201),
         ("get", f"/api/v1/projects/{slug}", None, MEMBERS, 200),
         ("get", f"/api/v1/projects/{slug}/tasks", None, MEMBERS, 200),
         ("get", f"/api/v1/projects/{slug}/items", None, DATA, 200),
@@ -141,26 +146,26 @@ def page_cases(world) -> list[tuple]:
             RATERS,
             200,
         ),
-        ("item-edit", "get", f"/p/{slug}/items/{item.pk}/", None, RATERS, 200),
+        ("item-edit", "get", f"/p/{slug}/items/{item.pk}/", None, LABELLERS, 200),
         ("skip-item", "post", f"/p/{slug}/items/{world.items[2].pk}/skip/", {}, RATERS, 200),
         (
             "tag-disagreement",
             "post",
             f"/p/{slug}/items/{item.pk}/tag/",
             {"tag": "ambiguous"},
-            RATERS,
+            LABELLERS,
             200,
         ),
         ("adjudication", "get", f"/p/{slug}/adjudicate/", None, DATA, 200),
         ("adjudicate-item", "get", f"/p/{slug}/adjudicate/{item.pk}/", None, DATA, 200),
         ("adjudicate-item", "post", f"/p/{slug}/adjudicate/{item.pk}/", {"label": "A"}, DATA, 200),
         ("item-gold", "post", f"/p/{slug}/adjudicate/{item.pk}/gold/", {"label": "A"}, ADMIN, 302),
-        ("autorater-verdict", "get", f"/p/{slug}/items/{item.pk}/autorater/", None, RATERS, 200),
+        ("autorater-verdict", "get", f"/p/{slug}/items/{item.pk}/autorater/", None, LABELLERS, 200),
         ("data", "get", f"/p/{slug}/data/", None, ADMIN, 200),
         ("data-import", "post", f"/p/{slug}/data/import/", {"file": upload}, ADMIN, 200),
         ("data-export", "get", f"/p/{slug}/data/export/jsonl/", None, ADMIN, 200),
         # Project and rubric pages, the upload with its mapping step (no such upload: 404).
-        ("project-new", "get", "/projects/new/", None, ADMIN, 200),
+        ("project-new", "get", "/projects/new/", None, SITE_ADMIN, 200),
         ("project-settings", "get", f"/p/{slug}/settings/", None, ADMIN, 200),
         ("rubric-new", "get", f"/p/{slug}/rubrics/new/", None, ADMIN, 200),
         ("rubric-preview", "post", f"/p/{slug}/rubrics/preview/", {}, ADMIN, 200),
@@ -191,7 +196,7 @@ def page_cases(world) -> list[tuple]:
         ("insights-versions", "get", f"/p/{slug}/insights/versions/", None, DATA, 200),
         ("insights-raters", "get", f"/p/{slug}/insights/raters/", None, DATA, 200),
         ("insights-refresh", "post", f"/p/{slug}/insights/refresh/", {}, DATA, 302),
-        ("admin:index", "get", "/admin/", None, ADMIN, 200),
+        ("admin:index", "get", "/admin/", None, SITE_ADMIN, 200),
         ("api-tokens", "get", "/account/tokens/", None, EVERYONE, 200),
         (
             "api-token-create",

@@ -8,7 +8,6 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -36,7 +35,7 @@ def project():
 def users(project):
     model = get_user_model()
     analyst = model.objects.create_user("analyst", password="pw")
-    analyst.groups.add(Group.objects.get(name="analyst"))
+    project.raters.add(analyst, through_defaults={"role": "analyst"})
     return {
         "admin": model.objects.get(username="admin"),
         "rater": model.objects.get(username="rater"),

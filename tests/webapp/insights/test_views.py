@@ -23,7 +23,7 @@ from webapp.autoraters.models import ModelJudgment
 from webapp.insights.models import Rollup
 from webapp.insights.rollup import rollup_refresh
 
-from .conftest import build_world
+from .conftest import analyst_of, build_world
 
 pytestmark = pytest.mark.django_db
 
@@ -181,6 +181,8 @@ def test_dashboard_queries_do_not_grow_with_the_data(
 ):
     small = build_world(seed=1, items_per_task=10, n_raters=3)
     big = build_world(seed=2, items_per_task=60, n_raters=6)
+    analyst_of(analyst, small["project"])
+    analyst_of(analyst, big["project"])
     client = _client(client, analyst)
     counts = []
     for world in (small, big):
@@ -372,6 +374,7 @@ def test_version_pair_summary_equals_raw_pairs_both_ways_and_pages(
 
 def test_rater_quality_flags_the_noisy_rater(client, analyst):
     world = build_world(seed=3, items_per_task=80, n_raters=8)
+    analyst_of(analyst, world["project"])
     rows = (
         _client(client, analyst)
         .get(reverse("insights-raters", args=[world["project"].slug]))

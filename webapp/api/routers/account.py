@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from webapp.annotation.selectors import user_can_adjudicate, user_is_admin
+from webapp.annotation.models import ROLE_RANK, Membership
+from webapp.annotation.selectors import user_is_admin
 from webapp.api.access import require_admin
 from webapp.api.auth import require_scope
 from webapp.api.pagination import Page, PageQuery, paginate
@@ -20,7 +21,11 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut}
 def me(request: HttpRequest):
     token = require_scope(request, "read")
     user = request.user
-    role = "admin" if user_is_admin(user) else "analyst" if user_can_adjudicate(user) else "rater"
+    # The highest role the user holds in any project (site admins: admin).
+    roles = set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    if user_is_admin(user):
+        roles.add(Membership.Role.ADMIN)
+    role = max(roles, key=ROLE_RANK.__getitem__, default=None)
     return {"username": user.username, "token": token.prefix, "scopes": token.scopes, "role": role}
 
 
