@@ -14,6 +14,10 @@ class RetrainForm(forms.Form):
     variant = forms.ChoiceField(choices=Variant.choices, required=False)
 
 
+# The foundation's settings (base, share, no-forgetting tolerance): optional in a post.
+FOUNDATION_FIELDS = ("base", "base_path", "foundation_share", "gate_foundation_tolerance")
+
+
 class TrainingSettingsForm(forms.ModelForm):
     class Meta:
         model = TrainingSettings
@@ -50,10 +54,58 @@ class TrainingSettingsForm(forms.ModelForm):
             raise forms.ValidationError(str(error)) from error
         return overrides
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "base" in self.fields:
+            from webapp.retraining.foundation import foundation_status_text
+
+            self.fields["base"].help_text = foundation_status_text()
+        for name in FOUNDATION_FIELDS:  # left out of a post: the current value stays
+            if name in self.fields:
+                self.fields[name].required = False
+        if "base_version" in self.fields:
+            # A base: this project's versions or the foundation's (not other teams').
+            from django.db.models import Q
+
+            from webapp.autoraters.models import AutoraterVersion
+            from webapp.retraining.models import Foundation
+
+            foundations = Foundation.objects.values("project_id")
+            self.fields["base_version"].queryset = AutoraterVersion.objects.filter(
+                Q(project=self.instance.project) | Q(project_id__in=foundations)
+            ).select_related("project")
+
     def clean(self):
         cleaned = super().clean()
-        for name in ("gate_agreement_tolerance", "gate_bias_tolerance"):
+        for name in FOUNDATION_FIELDS:
+            if name in self.fields and cleaned.get(name) in (None, "") and name not in self.data:
+                cleaned[name] = getattr(self.instance, name)
+        for name in (
+            "gate_agreement_tolerance",
+            "gate_bias_tolerance",
+            "gate_foundation_tolerance",
+        ):
             value = cleaned.get(name)
             if value is not None and not 0 <= value <= 1:
                 self.add_error(name, "A tolerance is a fraction between 0 and 1.")
+        share = cleaned.get("foundation_share")
+        if share is not None and not 0 <= share <= 1:
+            self.add_error("foundation_share", "The project's share is a fraction between 0 and 1.")
+        base = cleaned.get("base")
+        if base == TrainingSettings.Base.VERSION and not cleaned.get("base_version"):
+            self.add_error("base_version", "Pick the version to start from.")
+        if base == TrainingSettings.Base.PATH:
+            self._check_base_path(cleaned.get("base_path") or "")
         return cleaned
+
+    def _check_base_path(self, path: str) -> None:
+        """A local checkpoint: a directory with an Ember checkpoint, an adapter or a Hugging
+        Face checkpoint (judging.checkpoint tells them apart when training starts)."""
+        from pathlib import Path
+
+        if not path or not Path(path).is_dir():
+            self.add_error("base_path", f"{path or '(empty)'}: no such directory on the server.")
+        elif not any((Path(path) / name).is_file() for name in ("config.json", "metadata.json")):
+            self.add_error(
+                "base_path", f"{path}: no config.json or metadata.json, not a checkpoint."
+            )

@@ -35,8 +35,34 @@ class TrainingSettings(TimeStampedModel):
     # Gate: a candidate may lose at most this much held-out accuracy to the live version,
     # beyond the paired bootstrap noise of the difference ...
     gate_agreement_tolerance = models.FloatField(default=0.0)
-    # ... and its position bias (JudgeLM total bias) may grow by at most this much.
+    # ... and its position bias (JudgeLM total bias) may grow by at most this much ...
     gate_bias_tolerance = models.FloatField(default=0.05)
+    # ... and (no forgetting) its accuracy on the foundation's held-out tasks may fall below
+    # the live version's (or the base's) by at most this much beyond the paired bootstrap noise.
+    gate_foundation_tolerance = models.FloatField(default=0.02)
+
+    class Base(models.TextChoices):
+        """What the project's first version starts from; later ones continue from the live one."""
+
+        FOUNDATION = "foundation", "The foundation autorater"
+        VERSION = "version", "Another autorater version"
+        PATH = "path", "A local checkpoint (by path)"
+        # A new model and tokenizer every retrain, on the project's data alone.
+        SCRATCH = "scratch", "From scratch (every retrain)"
+
+    base = models.CharField(max_length=20, choices=Base.choices, default=Base.FOUNDATION)
+    base_version = models.ForeignKey(
+        "autoraters.AutoraterVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    base_path = models.CharField(max_length=500, blank=True)
+    # The project's tasks' share of the training mixture (the foundation's tasks get the rest).
+    foundation_share = models.FloatField(
+        default=0.5, help_text="The project's share of the training mixture, 0-1."
+    )
 
     def __str__(self) -> str:
         return f"training settings of {self.project_id}"
@@ -140,6 +166,29 @@ class TrainingRun(TimeStampedModel):
     @property
     def last_loss(self) -> float | None:
         return self.loss_history[-1][1] if self.loss_history else None
+
+
+class Foundation(TimeStampedModel):
+    """A built foundation mixture (training/foundation.py): the public human-judgment tasks of
+    EMBER_FOUNDATION_DATA, content-hashed. Its autorater versions live in `project` (the
+    foundation project), trained like any project's; the newest row is the current foundation."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    directory = models.CharField(max_length=500)
+    data_folder = models.CharField(max_length=500)
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="foundations"
+    )
+    weights = models.JSONField(default=dict)
+    train_counts = models.JSONField(default=dict)
+    heldout_counts = models.JSONField(default=dict)
+    sources = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"foundation {self.sha256[:12]}"
 
 
 class TailPatchProbe(TimeStampedModel):

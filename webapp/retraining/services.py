@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +21,16 @@ from webapp.autoraters.models import AutoraterVersion
 from webapp.autoraters.selectors import version_promoted_for
 from webapp.autoraters.services import judgments_enqueue, version_promote, version_register
 from webapp.retraining import variants, worker_stop
+from webapp.retraining.foundation import (
+    Start,
+    foundation_heldout,
+    foundation_tokenizer,
+    mixture_lineage,
+    run_start,
+    run_weights,
+    tokenizer_sha256,
+    uses_foundation,
+)
 from webapp.retraining.leases import (
     TRANSIENT_ERRORS,
     Heartbeat,
@@ -72,6 +83,11 @@ TRAINING_SETTINGS_FIELDS = (
     "config_overrides",
     "gate_agreement_tolerance",
     "gate_bias_tolerance",
+    "gate_foundation_tolerance",
+    "base",
+    "base_version",
+    "base_path",
+    "foundation_share",
 )
 
 
@@ -87,7 +103,7 @@ def training_settings_update(
         training_settings_for(project)
         found = TrainingSettings.objects.select_for_update().get(project=project)
         changed = {
-            name: [getattr(found, name), value]
+            name: [_plain(getattr(found, name)), _plain(value)]
             for name, value in values.items()
             if getattr(found, name) != value
         }
@@ -102,6 +118,11 @@ def training_settings_update(
             summary={"project": project.slug, "changed": changed},
         )
     return found
+
+
+def _plain(value):
+    """A setting's value for the audit log (a version by its id)."""
+    return getattr(value, "pk", value)
 
 
 def train_config_for(*, preset: str, project_overrides: dict, run_overrides: dict):
@@ -344,8 +365,9 @@ def _latest_state_step(state_dir: Path) -> int:
     return max(steps, default=0)
 
 
-def _snapshot(run: TrainingRun) -> Snapshot:
-    """The run's immutable snapshot: exported once, reused as is when the run resumes."""
+def _snapshot(run: TrainingRun, foundation=None) -> Snapshot:
+    """The run's immutable snapshot (the foundation's training examples, when one is mixed in,
+    then the project's): exported once, reused as is when the run resumes."""
     if run.snapshot_path and Path(run.snapshot_path).exists():
         return Snapshot(
             path=Path(run.snapshot_path),
@@ -355,7 +377,9 @@ def _snapshot(run: TrainingRun) -> Snapshot:
             per_task={},
         )
     snapshot = dataset_snapshot_export(
-        project=run.project, directory=settings.ARTIFACT_ROOT / "snapshots"
+        project=run.project,
+        directory=settings.ARTIFACT_ROOT / "snapshots",
+        foundation_dir=foundation.directory if foundation is not None else None,
     )
     _run_update(
         run,
@@ -382,7 +406,8 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     project = run.project
     root = settings.ARTIFACT_ROOT
     project_settings = training_settings_for(project)
-    snapshot = _snapshot(run)
+    foundation = uses_foundation(project, project_settings)
+    snapshot = _snapshot(run, foundation)
     config = train_config_for(
         preset=run.preset,
         project_overrides=project_settings.config_overrides,
@@ -391,7 +416,14 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     if project_settings.mixture_weights:
         config = config.replace(mixture_weights=dict(project_settings.mixture_weights))
     tasks = project_tasks(project)
-    _, examples = load_snapshot(snapshot.path)
+    own_tasks = set(tasks)
+    snapshot_tasks, examples = load_snapshot(snapshot.path)
+    tasks = {**snapshot_tasks, **tasks}
+    per_task = dict(Counter(e.task for e in examples if e.label is not None))
+    weights = run_weights(project_settings, foundation, per_task, own_tasks)
+    if weights is not None:
+        config = config.replace(mixture_weights=weights)
+    start = _start(run, project, project_settings)
     state_dir = root / "train-state" / f"run{run.pk}"
     out_dir = root / "checkpoints" / f"{project.slug}-run{run.pk}"
     # A run that got this far before (another attempt, a retry, a stopping worker's hand-back)
@@ -413,6 +445,9 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
             weights = _tailpatch_stage(run, base, tasks, examples, config)
             if weights is None:
                 return  # the probes are out as a Celery group; the last one resumes the run
+            weights = (
+                run_weights(project_settings, foundation, per_task, own_tasks, weights) or weights
+            )
             config = config.replace(mixture_weights=weights)
             _run_update(run, config=config.to_dict(), phase=TrainingRun.Phase.TRAINING)
     if run.variant == Variant.RM:
@@ -433,7 +468,14 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
             )
         else:
             variants.train_flame(
-                tasks, examples, config, out_dir, state_dir=state_dir, **train_kwargs
+                tasks,
+                examples,
+                config,
+                out_dir,
+                state_dir=state_dir,
+                init_checkpoint=start.checkpoint or None,
+                tokenizer=_fresh_tokenizer(start, foundation, project, tasks, examples, config),
+                **train_kwargs,
             )
     if heartbeat.should_stop():
         raise RunStopped("cancel requested")
@@ -453,7 +495,7 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
         loss_history=history,
     )
     trained_weights = candidate.metadata.get("mixture_weights") or {}
-    evaluation = _evaluate(run, project_settings, candidate, tasks, examples)
+    evaluation = _evaluate(run, project_settings, candidate, tasks, examples, foundation, start)
     _run_update(
         run,
         phase=TrainingRun.Phase.REGISTERING,
@@ -472,6 +514,10 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
             "preset": run.preset,
             "base_checkpoint": run.base_checkpoint,
             "per_task_examples": candidate.metadata.get("examples_per_task", {}),
+            "start": start.lineage(),
+            "tokenizer_sha256": tokenizer_sha256(out_dir),
+            "foundation_share": None if foundation is None else project_settings.foundation_share,
+            "mixture": mixture_lineage(trained_weights, foundation, own_tasks),
         },
         metrics=evaluation["metrics"],
         incumbent_metrics=evaluation["incumbent_metrics"],
@@ -498,9 +544,11 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     _run_finish(run, TrainingRun.Status.SUCCEEDED, phase=TrainingRun.Phase.DONE)
 
 
-def _evaluate(run, project_settings, candidate, tasks, train_examples) -> dict:
+def _evaluate(run, project_settings, candidate, tasks, train_examples, foundation, start) -> dict:
     """One pass over the held-out human labels per version: metrics (with the lexical baseline
-    trained on the same snapshot beside it), gate and report."""
+    trained on the same snapshot beside it), gate and report. The foundation's own autorater
+    is measured on the foundation's held-out tasks; a project's on its held-out labels, and
+    (no forgetting) on the foundation's held-out tasks beside the live version or its start."""
     from evaluation.evaluate import evaluate
     from judging.inference import Judge
     from webapp.autoraters.gate import gate_decide
@@ -511,7 +559,12 @@ def _evaluate(run, project_settings, candidate, tasks, train_examples) -> dict:
         scorable,
     )
 
-    heldout = scorable(tasks, heldout_examples(run.project))
+    own_foundation = foundation is not None and foundation.project_id == run.project_id
+    if own_foundation:
+        heldout = foundation_heldout(foundation, settings.EMBER_FOUNDATION_GATE_ITEMS)
+    else:
+        heldout = heldout_examples(run.project)
+    heldout = scorable(tasks, heldout)
     judge = CachedJudge(candidate)
     metrics = evaluate(judge, tasks, heldout)
     try:
@@ -526,7 +579,7 @@ def _evaluate(run, project_settings, candidate, tasks, train_examples) -> dict:
         }
     existing = AutoraterVersion.objects.filter(training_run=run).first()
     incumbent = existing.parent if existing else version_promoted_for(run.project_id)
-    incumbent_metrics, incumbent_verdicts = {}, None
+    incumbent_metrics, incumbent_verdicts, live = {}, None, None
     if incumbent is not None:
         live = CachedJudge(Judge.load(incumbent.checkpoint_dir))
         incumbent_metrics = evaluate(live, tasks, heldout)
@@ -540,6 +593,11 @@ def _evaluate(run, project_settings, candidate, tasks, train_examples) -> dict:
     )
     if incumbent is not None:
         gate["live_version"] = incumbent.number
+    if foundation is not None and not own_foundation:
+        gate = _forgetting(run, project_settings, tasks, foundation, start, judge, live, gate)
+        metrics["foundation"] = {
+            key: gate["checks"][-1].get(key) for key in ("candidate", "live", "reference", "n")
+        }
     return {
         "judge": judge,
         "heldout": heldout,
@@ -548,6 +606,58 @@ def _evaluate(run, project_settings, candidate, tasks, train_examples) -> dict:
         "incumbent_metrics": incumbent_metrics,
         "gate": gate,
     }
+
+
+def _forgetting(run, project_settings, tasks, foundation, start, judge, live, gate) -> dict:
+    """The gate's "foundation" check: the candidate vs the live version (else the checkpoint
+    the run started from) on the foundation's held-out tasks; without either, the candidate's
+    accuracy alone is recorded and the check passes."""
+    from judging.inference import Judge
+    from webapp.autoraters.gate import forgetting_check, gate_with_check
+    from webapp.retraining.evaluation import CachedJudge, scorable
+
+    examples = scorable(tasks, foundation_heldout(foundation, settings.EMBER_FOUNDATION_GATE_ITEMS))
+    reference_name = "live version"
+    if live is None and start.checkpoint:
+        live = CachedJudge(Judge.load(start.checkpoint))
+        reference_name = f"start ({start.kind})"
+    candidate = judge.judge(tasks, examples)
+    reference = live.judge(tasks, examples) if live is not None else candidate
+    check = forgetting_check(
+        examples,
+        candidate,
+        reference,
+        tolerance=project_settings.gate_foundation_tolerance,
+        reference_name=reference_name if live is not None else "candidate (no reference)",
+    )
+    return gate_with_check(gate, check)
+
+
+def _fresh_tokenizer(start, foundation, project, tasks, examples, config):
+    """The foundation's first autorater gets a tokenizer with reserved labels
+    (foundation.foundation_tokenizer); every other run builds its own or keeps its start's."""
+    if start.checkpoint or foundation is None or foundation.project_id != project.pk:
+        return None
+    return foundation_tokenizer(tasks, examples, config.vocab_size)
+
+
+def _start(run: TrainingRun, project: Project, project_settings) -> Start:
+    """Where the run's FLAMe training starts (kept in run.base_checkpoint, so a resumed run
+    starts from the same checkpoint even if the live version changed meanwhile)."""
+    if project_settings.base == TrainingSettings.Base.SCRATCH:
+        return Start()
+    if run.base_checkpoint.endswith("-base"):  # FLAMe-RM's own base (_base_checkpoint)
+        return Start()
+    if run.base_checkpoint:
+        found = run_start(project, project_settings)
+        if found.checkpoint == run.base_checkpoint:
+            return found
+        return Start(checkpoint=run.base_checkpoint, kind="resumed")
+    found = run_start(project, project_settings)
+    if found.checkpoint:
+        _run_update(run, base_checkpoint=found.checkpoint)
+        run.base_checkpoint = found.checkpoint
+    return found
 
 
 def _base_checkpoint(run, tasks, examples, config, state_dir, train_kwargs) -> Path:

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from judging.demo_tasks import generate_demo_examples
 from judging.splits import content_key
-from judging.task_format import Example, Task, write_jsonl
+from judging.task_format import Example, Task, read_jsonl, write_jsonl
 from webapp.annotation.models import Annotation, Item, Project
 from webapp.annotation.selectors import item_example, task_of
 
@@ -108,15 +108,35 @@ def heldout_examples(project: Project) -> list[Example]:
     return examples
 
 
-def dataset_snapshot_export(*, project: Project, directory: Path) -> Snapshot:
-    """Write the project's training mixture to DIRECTORY/<sha256>.jsonl (never rewritten)."""
+def foundation_examples(
+    foundation_dir: str | Path | None, tasks: dict[str, Task]
+) -> tuple[dict[str, Task], list[Example]]:
+    """The foundation's training tasks and examples to fold into a project's snapshot. A task
+    the project also defines keeps the project's definition; the foundation's examples of it
+    are kept only if both define it the same way."""
+    if not foundation_dir:
+        return {}, []
+    found, examples = read_jsonl(Path(foundation_dir) / "train.jsonl")
+    clash = {name for name, task in found.items() if name in tasks and tasks[name] != task}
+    kept = {name: task for name, task in found.items() if name not in clash}
+    return kept, [e for e in examples if e.task in kept]
+
+
+def dataset_snapshot_export(
+    *, project: Project, directory: Path, foundation_dir: str | Path | None = None
+) -> Snapshot:
+    """Write the project's training mixture to DIRECTORY/<sha256>.jsonl (never rewritten):
+    the foundation's training examples first (when FOUNDATION_DIR is given), then the
+    project's."""
     cutoff = (
         Annotation.objects.filter(item__project=project)
         .order_by("-pk")
         .values_list("pk", flat=True)
     ).first() or 0
     tasks = project_tasks(project)
-    examples = training_examples(project, cutoff)
+    extra_tasks, examples = foundation_examples(foundation_dir, tasks)
+    tasks = {**extra_tasks, **tasks}
+    examples += training_examples(project, cutoff)
     directory.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=directory, suffix=".partial")
     os.close(handle)

@@ -63,3 +63,12 @@ def jobs_recover_task(**kwargs) -> dict:
     from webapp.retraining.services import jobs_recover
 
     return jobs_recover()
+
+
+@shared_task(name="ember.train.foundation_build")
+def foundation_build_task(**kwargs) -> int:
+    """Build the foundation of EMBER_FOUNDATION_DATA and queue its autorater's training run."""
+    from webapp.retraining.foundation import foundation_build, foundation_train_request
+
+    foundation_build()
+    return foundation_train_request().pk

@@ -42,10 +42,20 @@ def train_flame(
     on_progress=None,
     should_stop=None,
     state_dir: Path | None = None,
+    init_checkpoint: Path | str | None = None,
+    tokenizer=None,
 ) -> Path:
+    """FLAMe training; from `init_checkpoint` (its weights and tokenizer) when given, else with
+    `tokenizer` when given."""
     from training.loop import train
 
-    extra = _supported(train, state_dir=state_dir, should_stop=should_stop)
+    extra = _supported(
+        train,
+        state_dir=state_dir,
+        should_stop=should_stop,
+        init_checkpoint=init_checkpoint or None,
+        tokenizer=tokenizer,
+    )
     return Path(
         train(tasks, examples, config, out_dir, on_progress=on_progress, **extra).checkpoint_dir
     )

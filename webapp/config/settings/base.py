@@ -146,6 +146,13 @@ EMBER_RETRAIN_BACKOFF_MAX_SECONDS = float(
 EMBER_CLAIM_SECONDS = int(os.environ.get("EMBER_CLAIM_SECONDS", "600"))
 # Generated known-answer examples per demo task in the demo project's training mixture.
 EMBER_DEMO_MIXTURE_PER_TASK = int(os.environ.get("EMBER_DEMO_MIXTURE_PER_TASK", "800"))
+# The foundation (webapp/retraining/foundation.py): a folder of public human-judgment sets
+# (converted .jsonl files or converter folders, e.g. ../shared/data); unset: no foundation.
+EMBER_FOUNDATION_DATA = os.environ.get("EMBER_FOUNDATION_DATA", "")
+EMBER_FOUNDATION_HELDOUT_PERCENT = int(os.environ.get("EMBER_FOUNDATION_HELDOUT_PERCENT", "10"))
+EMBER_FOUNDATION_MAX_PER_TASK = int(os.environ.get("EMBER_FOUNDATION_MAX_PER_TASK", "2000"))
+# Foundation held-out examples the gate's no-forgetting check judges per version.
+EMBER_FOUNDATION_GATE_ITEMS = int(os.environ.get("EMBER_FOUNDATION_GATE_ITEMS", "300"))
 # Largest file accepted by the web import (bigger files: manage.py import_examples).
 EMBER_MAX_IMPORT_BYTES = int(os.environ.get("EMBER_MAX_IMPORT_BYTES", str(200 * 1024 * 1024)))
 # Items scored per judge task.
