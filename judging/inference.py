@@ -177,10 +177,18 @@ class Judge:
         both_orders: bool = True,
         batch_size: int = 32,
         share_prefix: bool | None = None,
+        explain: bool | None = None,
+        max_explanation_tokens: int = 64,
     ) -> list[Verdict]:
         """Verdicts for `examples`. Pairwise examples are scored in both orders by default, their
         common prefix computed once where that pays (share_prefix=None; True forces, False
-        disables; the probabilities are the same either way up to float rounding)."""
+        disables; the probabilities are the same either way up to float rounding).
+
+        explain (None: for the tasks the checkpoint was trained to explain, metadata "explains";
+        True: every task with later output fields; False: never): after a valid verdict, the
+        rest of the EVALUATION block is generated greedily from the prompt plus the verdict's
+        label token and parsed into `Verdict.explanation` / `outputs`. The probabilities are
+        read at the verdict token as without it."""
         # Plan every (example, order) prompt, then score them all in length-sorted batches.
         prompts: list[list[int]] = []
         plans: list[dict[str, Any]] = []
@@ -214,7 +222,45 @@ class Judge:
         log_probs = (
             self.score_prompts(prompts, pairs, batch_size, share_prefix) if prompts else None
         )
-        return [self._verdict(plan, log_probs) for plan in plans]
+        verdicts = [self._verdict(plan, log_probs) for plan in plans]
+        if explain is not False:
+            trained = set(self.metadata.get("explains") or ())
+            wanted = [
+                (plan, verdict)
+                for plan, verdict in zip(plans, verdicts, strict=True)
+                if verdict.valid
+                and len(plan["task"].output_fields) > 1
+                and (explain or plan["task"].name in trained)
+            ]
+            if wanted:
+                self._explain(wanted, prompts, max_explanation_tokens, batch_size)
+        return verdicts
+
+    def _explain(self, wanted, prompts, max_new_tokens: int, batch_size: int) -> None:
+        """Generate the EVALUATION block's rest after each verdict's label token (in place)."""
+        from judging.generate import greedy_generate
+
+        budget = max(1, self.config.max_len - max_new_tokens)
+        starts = []
+        for plan, verdict in wanted:
+            label_id = self.tokenizer.label_token_id(verdict.label)
+            starts.append([*prompts[plan["rows"]["ab"]], label_id][-budget:])
+        outputs = greedy_generate(
+            self.loaded.model,
+            starts,
+            max_new_tokens,
+            eos_id=self.tokenizer.eos_id,
+            pad_id=self.tokenizer.pad_id,
+            bucket=lambda n: bucket_length(n, budget),
+            batch_size=batch_size,
+        )
+        for (plan, verdict), ids in zip(wanted, outputs, strict=True):
+            task = plan["task"]
+            text = self.tokenizer.decode(ids)
+            parsed = parse_evaluation(task, f"{task.label_field}: {verdict.label}{text}")
+            later = {f: parsed.fields[f] for f in task.output_fields[1:] if f in parsed.fields}
+            verdict.outputs = later
+            verdict.explanation = later.get(task.output_fields[1])
 
     def generate(
         self,

@@ -151,9 +151,11 @@ class Example:
     # Every rater's label where the source has several (label -> count); `label` is then the
     # aggregate (majority or adjudicated).
     label_distribution: dict[str, int] | None = None
+    # The other output fields' values (e.g. {"explanation": "..."}), rendered after the verdict.
+    outputs: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": self.id,
             "task": self.task,
             "context": dict(self.context),
@@ -162,6 +164,9 @@ class Example:
             "label_distribution": self.label_distribution,
             "provenance": dict(self.provenance),
         }
+        if self.outputs:  # written only when present: older files and hashes stay the same
+            data["outputs"] = dict(self.outputs)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Example:
@@ -176,6 +181,11 @@ class Example:
             raise FormatError(
                 "example: field 'label_distribution' must be an object label -> count"
             )
+        outputs = data.get("outputs")
+        if outputs is not None and not (
+            isinstance(outputs, dict) and all(isinstance(v, str) for v in outputs.values())
+        ):
+            raise FormatError("example: field 'outputs' must be an object of field -> text")
         return cls(
             task=str(data["task"]),
             context={str(k): _context_value(str(k), v) for k, v in data["context"].items()},
@@ -186,6 +196,7 @@ class Example:
             label_distribution=(
                 {str(k): int(v) for k, v in distribution.items()} if distribution else None
             ),
+            outputs={str(k): v for k, v in outputs.items()} if outputs else None,
         )
 
 
@@ -281,11 +292,24 @@ def render_target(label: str) -> str:
     return f" {label}"
 
 
+def render_outputs(task: Task, example: Example) -> str:
+    """The EVALUATION lines after the verdict: "\n<field>: <value>" for each later output
+    field the example holds (an explanation, a critique); "" when it holds none."""
+    outputs = example.outputs or {}
+    return "".join(
+        f"\n{field}: {' '.join(outputs[field].split())}"
+        for field in task.output_fields[1:]
+        if outputs.get(field)
+    )
+
+
 def render_example(task: Task, example: Example) -> str:
-    """The full FLAMe text (prompt and target), as stored and shown."""
+    """The full FLAMe text (prompt, target and any later output fields), as stored and shown."""
     if example.label is None:
         return render_prompt(task, example)
-    return render_prompt(task, example) + render_target(example.label)
+    return (
+        render_prompt(task, example) + render_target(example.label) + render_outputs(task, example)
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

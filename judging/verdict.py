@@ -27,6 +27,10 @@ class Verdict:
     expected_score: float | None = None
     # Why a verdict is invalid (None when valid).
     error: str | None = None
+    # Generated after the verdict when the checkpoint was trained to give one (its metadata's
+    # "explains" names the task): the later output fields' text, e.g. {"explanation": "..."}.
+    explanation: str | None = None
+    outputs: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -42,6 +42,11 @@ class TrainConfig:
     # weighted by lm_loss_weight (0: the verdict token only, FLAMe's loss).
     lm_loss_weight: float = 0.0
     lm_loss_rows: int = 8
+    # Train on the whole EVALUATION block: the output fields after the verdict an example holds
+    # (Example.outputs, e.g. an explanation) are trained too (next-token loss, then EOS), the
+    # verdict token's cross-entropy weighted by verdict_weight. The checkpoint then explains.
+    evaluation_block: bool = False
+    verdict_weight: float = 1.0
     max_len: int = 256
     per_task_cap: int = 2**16
     vocab_size: int = 1024
@@ -94,6 +99,8 @@ class TrainConfig:
             raise ValueError(f"dtype must be one of {DTYPES}, param_dtype float32 or bfloat16")
         if self.grad_accum_steps < 1 or self.batch_size % self.grad_accum_steps:
             raise ValueError("grad_accum_steps must be >= 1 and divide batch_size")
+        if self.verdict_weight <= 0:
+            raise ValueError("verdict_weight must be > 0")
         if self.lm_loss_weight < 0 or self.lm_loss_rows < 1:
             raise ValueError("lm_loss_weight must be >= 0 and lm_loss_rows >= 1")
         if self.checkpoint_every < 0 or self.keep_checkpoints < 1:

@@ -25,6 +25,7 @@ from judging.task_format import (
     TaskType,
     read_jsonl,
     render_example,
+    render_outputs,
     swap_pairwise,
 )
 from judging.tokenizer import JudgeTokenizer, format_constant_lines, train_tokenizer
@@ -64,6 +65,10 @@ class EncodedItem:
     swapped_target: int | None = None
     noref_prompt: list[int] | None = None
     noref_swapped_prompt: list[int] | None = None
+    # The EVALUATION tokens after the verdict token (later output fields, e.g. an explanation,
+    # then EOS) when training on the whole block; None: the verdict alone. The original order
+    # only: a swapped row's explanation could name the wrong position, so it gets none.
+    tail: list[int] | None = None
 
 
 def encode_examples(
@@ -72,8 +77,10 @@ def encode_examples(
     tokenizer: JudgeTokenizer,
     max_len: int,
     reference_drop: bool = False,
+    evaluation_block: bool = False,
 ) -> list[EncodedItem]:
-    """Tokenize every labelled example of a scorable task (others are skipped)."""
+    """Tokenize every labelled example of a scorable task (others are skipped). With
+    `evaluation_block`, an example's later output fields (render_outputs) become its `tail`."""
     items = []
     for example in examples:
         task = tasks.get(example.task)
@@ -86,6 +93,10 @@ def encode_examples(
             prompt=encode_prompt(tokenizer, task, example, max_len),
             target=tokenizer.label_token_id(example.label),
         )
+        rest = render_outputs(task, example) if evaluation_block else ""
+        if rest:
+            eos = [] if tokenizer.eos_id is None else [tokenizer.eos_id]
+            item.tail = [*tokenizer.encode(rest), *eos]
         pairwise = task.type is TaskType.PAIRWISE
         if pairwise:
             swapped = swap_pairwise(example)
@@ -124,15 +135,15 @@ class BatchSource:
         self.swap_rng = random.Random(config.seed + 1)
         self.ref_rng = random.Random(config.seed + 3)
 
-    def _rows(self, item: EncodedItem) -> list[tuple[list[int], int]]:
+    def _rows(self, item: EncodedItem) -> list[tuple[list[int], int, list[int] | None]]:
         config = self.config
         prompt, swapped_prompt = item.prompt, item.swapped_prompt
         if item.noref_prompt is not None and self.ref_rng.random() < config.reference_drop:
             prompt, swapped_prompt = item.noref_prompt, item.noref_swapped_prompt
-        original = (prompt, item.target)
+        original = (prompt, item.target, item.tail)
         if swapped_prompt is None:
             return [original]
-        swapped = (swapped_prompt, item.swapped_target)
+        swapped = (swapped_prompt, item.swapped_target, None)
         if config.pair_both_orders:
             return [original, swapped] if self.swap_rng.random() < 0.5 else [swapped, original]
         if self.swap_rng.random() < config.swap_probability:
@@ -140,16 +151,23 @@ class BatchSource:
         return [original]
 
     def next_batch(self) -> Batch:
-        """The next `config.batch_size` rows, padded to their bucketed length (host arrays)."""
+        """The next `config.batch_size` rows, padded to their bucketed length (host arrays).
+
+        A row with a tail holds prompt + verdict token + tail (cut at max_len); its `last` is
+        still the prompt's last position, where the verdict is predicted."""
         size = self.config.batch_size
         seqs: list[list[int]] = []
         targets: list[int] = []
+        lasts: list[int] = []
         while len(seqs) < size:
-            for prompt, target in self._rows(self.items[next(self.stream)])[: size - len(seqs)]:
-                seqs.append(prompt)
+            rows = self._rows(self.items[next(self.stream)])[: size - len(seqs)]
+            for prompt, target, tail in rows:
+                lasts.append(len(prompt) - 1)
+                seqs.append([*prompt, target, *tail][: self.config.max_len] if tail else prompt)
                 targets.append(target)
         length = bucket_length(max(len(s) for s in seqs), self.config.max_len)
-        tokens, mask, last = pad_batch(seqs, self.pad_id, length, size)
+        tokens, mask, _ = pad_batch(seqs, self.pad_id, length, size)
+        last = np.asarray(lasts, np.int32)
         return Batch(tokens=tokens, mask=mask, last=last, targets=np.asarray(targets, np.int32))
 
     def get_state(self) -> dict[str, Any]:

@@ -149,7 +149,14 @@ def train(
             init_path,
         )
     try:
-        items = encode_examples(tasks, examples, tokenizer, max_len, config.reference_drop > 0)
+        items = encode_examples(
+            tasks,
+            examples,
+            tokenizer,
+            max_len,
+            config.reference_drop > 0,
+            evaluation_block=config.evaluation_block,
+        )
     except KeyError as error:
         raise ValueError(f"a label is not one token of the tokenizer: {error}") from None
     if not items:
@@ -269,6 +276,8 @@ def train(
         "sharded_arrays": sharded,
         "processes": jax.process_count(),
         "compute_dtype": jnp.dtype(compute_dtype(config)).name,
+        # Tasks whose later output fields (explanations) were trained: the judge generates them.
+        "explains": sorted({item.task for item in items if item.tail}),
     }
     if jax.process_index() == 0 and config.lora_rank:
         adapter_config = {

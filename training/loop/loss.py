@@ -1,6 +1,7 @@
 """Training losses: cross-entropy of the verdict label at each row's last prompt position
-(FLAMe's "loss on the target only": nothing on instruction, context or padding tokens), and
-optionally an auxiliary next-token loss on the prompts.
+(FLAMe's "loss on the target only": nothing on instruction, context or padding tokens),
+optionally an auxiliary next-token loss on the prompts, or (`evaluation_block`) the loss on the
+whole EVALUATION block: the verdict token, weighted, plus the output fields after it.
 
 Every loss has the signature of `LossFn`: (model, batch, dropout_key, dtype) -> scalar, with
 `dtype` the compute dtype the forward pass runs in (mixed precision); the softmax and the loss
@@ -86,9 +87,38 @@ def label_and_lm_loss(
     return loss + weight * lm
 
 
+def evaluation_block_loss(
+    model: Decoder,
+    batch: Batch,
+    dropout_key: jax.Array | None = None,
+    dtype: Any = None,
+    *,
+    verdict_weight: float,
+) -> jax.Array:
+    """Loss on the whole EVALUATION block: `verdict_weight` x the verdict token's mean
+    cross-entropy (at each row's `last`) plus the mean next-token cross-entropy over the tokens
+    after the verdict (a row's real tokens past last + 1: later output fields and EOS; rows
+    without them add nothing)."""
+    model = _in_dtype(model, dtype)
+    hidden_BLD = model.hidden(batch.tokens, batch.mask, dropout_key=dropout_key)
+    logits_BLV = model.project(hidden_BLD).astype(jnp.float32)
+    at_last = jnp.take_along_axis(logits_BLV, batch.last[:, None, None], axis=1)[:, 0]
+    verdict = optax.softmax_cross_entropy_with_integer_labels(at_last, batch.targets).mean()
+    positions_L = jnp.arange(batch.tokens.shape[1] - 1)
+    after_BL = positions_L[None, :] > batch.last[:, None]  # predicting from the verdict on
+    counted = (after_BL & batch.mask[:, 1:]).astype(jnp.float32)
+    token_loss = optax.softmax_cross_entropy_with_integer_labels(
+        logits_BLV[:, :-1], batch.tokens[:, 1:]
+    )
+    tail = (token_loss * counted).sum() / jnp.maximum(counted.sum(), 1.0)
+    return verdict_weight * verdict + tail
+
+
 def config_loss(config: TrainConfig) -> LossFn:
-    """The training loss a config asks for: `label_loss`, or with `lm_loss_weight` > 0
-    `label_and_lm_loss`."""
+    """The training loss a config asks for: `label_loss`, with `lm_loss_weight` > 0
+    `label_and_lm_loss`, with `evaluation_block` `evaluation_block_loss`."""
+    if config.evaluation_block:
+        return functools.partial(evaluation_block_loss, verdict_weight=config.verdict_weight)
     if config.lm_loss_weight <= 0:
         return label_loss
     rows = min(config.lm_loss_rows, config.batch_size // config.grad_accum_steps)
