@@ -1,10 +1,13 @@
-"""Greedy generation with a key/value cache (for open-ended and real-valued tasks).
+"""Greedy or sampled generation with a key/value cache (open-ended and real-valued tasks,
+explanations after a verdict, the Self-Taught writer).
 
 Prompts are LEFT-padded to a bucketed length P so every row's last prompt token sits at slot
 P-1 and new tokens go to the same slot in every row. One jitted function per (batch, P,
 max_new_tokens) shape prefills the cache with the prompts, then decodes one token per step in a
 `lax.while_loop` that stops when every row has produced EOS or max_new_tokens is reached.
 Positions count real tokens only, so left padding does not shift the rotary angles.
+`sample_generate` draws each token from softmax(logits / temperature) instead of the argmax
+(a key per batch, folded with the step), with the same shapes and cache.
 """
 
 from __future__ import annotations
@@ -30,9 +33,29 @@ def left_pad(
     return tokens, mask
 
 
-@partial(jax.jit, static_argnums=(0, 4))
-def _generate(graphdef, state, tokens_BP, mask_BP, max_new_tokens: int, eos_id, pad_id):
+def _pick(logits_BV, sample: bool, temperature, key):
+    if not sample:
+        return jnp.argmax(logits_BV, axis=-1).astype(jnp.int32)
+    scaled = logits_BV.astype(jnp.float32) / temperature
+    return jax.random.categorical(key, scaled, axis=-1).astype(jnp.int32)
+
+
+@partial(jax.jit, static_argnums=(0, 4, 7))
+def _generate(
+    graphdef,
+    state,
+    tokens_BP,
+    mask_BP,
+    max_new_tokens: int,
+    eos_id,
+    pad_id,
+    sample: bool = False,
+    temperature=1.0,
+    key=None,
+):
     model = nnx.merge(graphdef, state)
+    if key is None:
+        key = jax.random.key(0)
     b, p = tokens_BP.shape
     slots = p + max_new_tokens
     k_cache, v_cache = model.init_cache(b, slots, model.embed.embedding[...].dtype)
@@ -41,7 +64,7 @@ def _generate(graphdef, state, tokens_BP, mask_BP, max_new_tokens: int, eos_id, 
     hidden, k_cache, v_cache = model.forward_cached(
         tokens_BP, positions_BP, valid_BS, k_cache, v_cache, jnp.int32(0)
     )
-    first_B = jnp.argmax(model.project(hidden[:, -1]), axis=-1).astype(jnp.int32)
+    first_B = _pick(model.project(hidden[:, -1]), sample, temperature, jax.random.fold_in(key, 0))
     lengths_B = mask_BP.sum(axis=-1).astype(jnp.int32)
     out_BT = jnp.full((b, max_new_tokens), pad_id, jnp.int32).at[:, 0].set(first_B)
     done_B = first_B == eos_id
@@ -58,7 +81,8 @@ def _generate(graphdef, state, tokens_BP, mask_BP, max_new_tokens: int, eos_id, 
         hidden, k_cache, v_cache = model.forward_cached(
             token_B[:, None], (lengths_B + step - 1)[:, None], valid_BS, k_cache, v_cache, slot
         )
-        next_B = jnp.argmax(model.project(hidden[:, 0]), axis=-1).astype(jnp.int32)
+        step_key = jax.random.fold_in(key, step)
+        next_B = _pick(model.project(hidden[:, 0]), sample, temperature, step_key)
         next_B = jnp.where(done_B, pad_id, next_B)
         out_BT = out_BT.at[:, step].set(next_B)
         return step + 1, out_BT, k_cache, v_cache, valid_BS, done_B | (next_B == eos_id)
@@ -78,6 +102,30 @@ def greedy_generate(
     batch_size: int = 32,
 ) -> list[list[int]]:
     """Greedy continuations (EOS excluded, stopped at EOS or max_new_tokens) for each prompt."""
+    return _run(model, prompts, max_new_tokens, eos_id, pad_id, bucket, batch_size, None, 0)
+
+
+def sample_generate(
+    model: nnx.Module,
+    prompts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    *,
+    eos_id: int | None,
+    pad_id: int,
+    bucket: Callable[[int], int],
+    temperature: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 32,
+) -> list[list[int]]:
+    """Sampled continuations at `temperature` (> 0); the same seed gives the same tokens."""
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0 (use greedy_generate for the argmax)")
+    return _run(
+        model, prompts, max_new_tokens, eos_id, pad_id, bucket, batch_size, temperature, seed
+    )
+
+
+def _run(model, prompts, max_new_tokens, eos_id, pad_id, bucket, batch_size, temperature, seed):
     if max_new_tokens <= 0:
         return [[] for _ in prompts]
     graphdef, state = nnx.split(model)
@@ -89,7 +137,14 @@ def greedy_generate(
         seqs = [prompts[i] for i in chunk]
         length = bucket(max(len(s) for s in seqs))
         tokens, mask = left_pad(seqs, pad_id, length, batch_size)
-        out = np.asarray(_generate(graphdef, state, tokens, mask, max_new_tokens, eos, pad_id))
+        if temperature is None:
+            out = _generate(graphdef, state, tokens, mask, max_new_tokens, eos, pad_id)
+        else:
+            key = jax.random.fold_in(jax.random.key(seed), start)
+            out = _generate(
+                graphdef, state, tokens, mask, max_new_tokens, eos, pad_id, True, temperature, key
+            )
+        out = np.asarray(out)
         for row, i in enumerate(chunk):
             ids = out[row].tolist()
             results[i] = ids[: ids.index(eos)] if eos in ids else ids

@@ -61,3 +61,18 @@ def test_judge_generate_open_ended(tiny_model, demo_tokenizer):
     assert generation.example_id == "e1" and len(generation.token_ids) <= 3
     assert generation.text == demo_tokenizer.decode(generation.token_ids)
     assert not unknown.valid and "unknown task" in unknown.error
+
+
+def test_sampling_is_seeded_and_cold_sampling_is_greedy(tiny_model):
+    from judging.generate import sample_generate
+
+    model, config = tiny_model
+    rng = np.random.default_rng(1)
+    prompts = [rng.integers(3, config.vocab_size, size=n).tolist() for n in (4, 9, 13)]
+    common = dict(eos_id=None, pad_id=0, bucket=lambda n: bucket_length(n, 64), batch_size=4)
+    greedy = greedy_generate(model, prompts, 8, **common)
+    assert sample_generate(model, prompts, 8, temperature=1e-4, seed=3, **common) == greedy
+    hot = sample_generate(model, prompts, 8, temperature=5.0, seed=3, **common)
+    assert hot == sample_generate(model, prompts, 8, temperature=5.0, seed=3, **common)
+    assert hot != sample_generate(model, prompts, 8, temperature=5.0, seed=4, **common)
+    assert hot != greedy and all(len(row) == 8 for row in hot)
