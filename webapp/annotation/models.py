@@ -68,6 +68,29 @@ class Membership(models.Model):
 ROLE_RANK = {Membership.Role.RATER: 1, Membership.Role.ANALYST: 2, Membership.Role.ADMIN: 3}
 
 
+class Invite(models.Model):
+    """A one-time link that lets a person set a password and join a project with a role. Only
+    the secret's hash is stored; the link works once, before `expires_at`."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invites")
+    role = models.CharField(max_length=10, choices=Membership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    note = models.CharField(max_length=200, blank=True)  # whom it is for, as the admin wrote
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"invite to {self.project} as {self.role}"
+
+
 class TaskDefinition(TimeStampedModel):
     """A project's rubric: one FLAMe task (judging.task_format.Task)."""
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
+from django.utils import timezone
 
 from judging.task_format import Example, Task
 from webapp.annotation import queue_sql
 from webapp.annotation.models import (
     ROLE_RANK,
     Annotation,
+    Invite,
     Item,
     Membership,
     Project,
@@ -86,6 +88,16 @@ def project_for_member(*, slug: str, user) -> Project | None:
     if project is not None:
         project.user_role_for = user.pk
     return project
+
+
+def project_invites_open(project: Project) -> QuerySet[Invite]:
+    """Invitations not yet used, revoked or expired, newest first."""
+    return Invite.objects.filter(
+        project=project,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).order_by("-created_at")
 
 
 def project_members(project: Project) -> QuerySet[Membership]:

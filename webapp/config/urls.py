@@ -78,6 +78,7 @@ urlpatterns = [
         name="version-report-picture",
     ),
     path("", include("webapp.insights.urls")),
+    path("", include("webapp.annotation.people_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("webapp.api.urls")),

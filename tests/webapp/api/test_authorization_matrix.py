@@ -196,6 +196,22 @@ def page_cases(world) -> list[tuple]:
         ("insights-versions", "get", f"/p/{slug}/insights/versions/", None, DATA, 200),
         ("insights-raters", "get", f"/p/{slug}/insights/raters/", None, DATA, 200),
         ("insights-refresh", "post", f"/p/{slug}/insights/refresh/", {}, DATA, 302),
+        ("people", "get", f"/p/{slug}/people/", None, ADMIN, 200),
+        ("member-add", "post", f"/p/{slug}/people/add/", {"username": "nobody"}, ADMIN, 400),
+        (
+            "member-role",
+            "post",
+            f"/p/{slug}/people/{world.users['rater'].pk}/role/",
+            {"role": "rater"},
+            ADMIN,
+            302,
+        ),
+        # Not a member: allowed roles get 400 (nothing to remove), others 403.
+        ("member-remove", "post", f"/p/{slug}/people/999999/remove/", {}, ADMIN, 400),
+        ("invite-create", "post", f"/p/{slug}/people/invite/", {"role": "rater"}, ADMIN, 200),
+        ("invite-revoke", "post", f"/p/{slug}/people/invite/999999/revoke/", {}, ADMIN, 404),
+        # Open to anyone with the link; an unknown link is 404 for everybody.
+        ("invite-accept", "get", "/invite/not-a-secret/", None, None, 404),
         ("admin:index", "get", "/admin/", None, SITE_ADMIN, 200),
         ("api-tokens", "get", "/account/tokens/", None, EVERYONE, 200),
         (
