@@ -8,6 +8,8 @@ A deployment points EMBER_FOUNDATION_DATA at a folder. Each entry found there is
     <format>/           a dataset folder a converter knows (judging.converters, e.g. summedits/,
                         qa-feedback/ as in shared/data), converted as `python -m training recipe`
                         does (training.recipes.data.load_sources: closed-label tasks, human labels)
+                        except the sets the recipe leaves out (EXCLUDED_SOURCES: licence, no
+                        human labels), listed as skipped with the recipe's reason
 
 Anything else is listed as skipped. Examples are split by prompt (the recipe's prompt_key, so
 one prompt never sits on both sides): `heldout_percent` of them are the foundation's held-out
@@ -86,6 +88,7 @@ def discover(folder: str | Path) -> tuple[dict[str, Task], list[Example], dict[s
     its labelled examples, and per source what came from it. ValueError naming the folder when
     it does not exist or a task is defined twice differently."""
     from judging.converters import available_formats
+    from training.recipes.data import EXCLUDED_SOURCES, load_sources
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -97,9 +100,10 @@ def discover(folder: str | Path) -> tuple[dict[str, Task], list[Example], dict[s
     for entry in sorted(folder.iterdir()):
         if entry.is_file() and entry.suffix == ".jsonl":
             found, rows = read_jsonl(entry)
+        elif entry.is_dir() and entry.name in EXCLUDED_SOURCES:
+            sources[entry.name] = {"skipped": EXCLUDED_SOURCES[entry.name]}
+            continue
         elif entry.is_dir() and entry.name in formats:
-            from training.recipes.data import load_sources
-
             found, rows, _ = load_sources(folder, [entry.name])
         else:
             sources[entry.name] = {"skipped": "not a .jsonl file or a known converter folder"}
