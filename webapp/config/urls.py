@@ -79,6 +79,7 @@ urlpatterns = [
     ),
     path("", include("webapp.insights.urls")),
     path("", include("webapp.annotation.people_urls")),
+    path("", include("webapp.annotation.browse_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("webapp.api.urls")),

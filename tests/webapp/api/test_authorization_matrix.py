@@ -196,6 +196,8 @@ def page_cases(world) -> list[tuple]:
         ("insights-versions", "get", f"/p/{slug}/insights/versions/", None, DATA, 200),
         ("insights-raters", "get", f"/p/{slug}/insights/raters/", None, DATA, 200),
         ("insights-refresh", "post", f"/p/{slug}/insights/refresh/", {}, DATA, 302),
+        ("items-browse", "get", f"/p/{slug}/browse/?q=a&disagreement=no", None, DATA, 200),
+        ("item-browse", "get", f"/p/{slug}/browse/{item.pk}/", None, DATA, 200),
         ("people", "get", f"/p/{slug}/people/", None, ADMIN, 200),
         ("member-add", "post", f"/p/{slug}/people/add/", {"username": "nobody"}, ADMIN, 400),
         (
