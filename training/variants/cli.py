@@ -9,6 +9,11 @@ python -m training tailpatch --base DIR --data X.jsonl ... --out DIR [--steps 10
 python -m training self-taught --seed DIR --data X.jsonl ... --rounds N --out DIR
     [--steps N] [--init seed|previous] [--heldout H.jsonl ...]
                                       (prints the per-round accuracy JSON)
+python -m training self-taught --generate --seed DIR --data PROMPTS.jsonl --task NAME --out DIR
+    [--writer DIR] [--samples 4] [--judge-temperature 1.0] [--writer-temperature 0.8]
+                                      (the loop that writes its own pairs from the task's
+                                       instructions in --data, labels unused; training/variants/
+                                       self_taught_loop.py)
 
 Every variant also takes --preset (default "demo"), --set FIELD=VALUE (TrainConfig) and
 --config-seed.
@@ -67,6 +72,12 @@ def add_parsers(sub: Any) -> None:
     st.add_argument("--heldout", nargs="+", help="held-out JSONL (default: split from --data)")
     st.add_argument("--max-pairs", type=int, help="synthetic pairs per round (default: all)")
     st.add_argument("--top-k", type=int, default=5)
+    st.add_argument("--generate", action="store_true", help="write the pairs (the paper's loop)")
+    st.add_argument("--task", help="--generate: the pairwise task (default: the only one)")
+    st.add_argument("--writer", help="--generate: generator checkpoint (default: the judge)")
+    st.add_argument("--samples", type=int, default=4, help="--generate: judgments per pair")
+    st.add_argument("--judge-temperature", type=float, default=1.0)
+    st.add_argument("--writer-temperature", type=float, default=0.8)
     _common(st)
 
 
@@ -200,6 +211,54 @@ def _tailpatch(args, tasks, examples) -> int:
     return 0
 
 
+def _self_taught_generative(args, tasks, examples, config, heldout) -> int:
+    from judging.task_format import TaskType
+    from training.variants.self_taught_loop import self_taught_generative
+    from training.variants.self_taught_writer import instruction_field
+
+    pairwise = [t for t in tasks.values() if t.type is TaskType.PAIRWISE]
+    if args.task is None and len(pairwise) != 1:
+        raise ValueError(f"--task: name one of the pairwise tasks {[t.name for t in pairwise]}")
+    task = tasks.get(args.task) if args.task else pairwise[0]
+    if task is None:
+        raise ValueError(f"--task {args.task!r}: not a task of --data")
+    field = instruction_field(task)
+    prompts = [str(e.context.get(field, "")) for e in examples if e.task == task.name]
+
+    def on_round(entry: dict) -> None:
+        shown = {k: v for k, v in entry.items() if k not in ("checkpoint", "kept_pairs_shown")}
+        print(f"round {json.dumps(shown)}", file=sys.stderr, flush=True)
+
+    result = self_taught_generative(
+        args.seed,
+        task,
+        prompts,
+        config,
+        args.out,
+        rounds=args.rounds,
+        writer_checkpoint=args.writer,
+        samples=args.samples,
+        judge_temperature=args.judge_temperature,
+        writer_temperature=args.writer_temperature,
+        heldout=heldout or (),
+        heldout_tasks=tasks,
+        init=args.init,
+        on_round=on_round,
+    )
+    keys = ("round", "accuracy", "written", "pairs", "kept", "balanced", "kept_pairs_file")
+    rounds = [{k: entry.get(k) for k in keys} for entry in result["rounds"]]
+    print(
+        json.dumps(
+            {
+                **{k: result[k] for k in ("seed_accuracy", "final_accuracy", "final_checkpoint")},
+                "rounds": rounds,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
 def _self_taught(args, tasks, examples) -> int:
     from training.variants.self_taught import self_taught
 
@@ -208,6 +267,8 @@ def _self_taught(args, tasks, examples) -> int:
     if args.heldout:
         held_tasks, heldout = _load(args.heldout)
         tasks = {**held_tasks, **tasks}
+    if args.generate:
+        return _self_taught_generative(args, tasks, examples, config, heldout)
 
     def on_round(entry: dict) -> None:
         shown = {k: v for k, v in entry.items() if k != "checkpoint"}

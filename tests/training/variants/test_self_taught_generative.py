@@ -121,3 +121,27 @@ def test_a_round_written_sampled_filtered_balanced_and_retrained(seed_judge, tmp
     assert retrained.metadata["train_config"]["evaluation_block"] is True
     saved = json.loads((tmp_path / "st" / "self_taught.json").read_text())
     assert saved["rounds"][1]["kept"] == entry["kept"]
+
+
+def test_the_command_line_runs_the_generative_loop_on_unlabelled_prompts(
+    seed_judge, tmp_path, capsys
+):
+    from judging.task_format import write_jsonl
+    from training import __main__ as training_cli
+
+    unlabelled = [
+        Example(PICK.name, {"instruction": f"tell me about a {w}", RESPONSE_A: "", RESPONSE_B: ""})
+        for w in WORDS
+    ]
+    data = tmp_path / "prompts.jsonl"
+    write_jsonl(data, [PICK], unlabelled)
+    args = ["self-taught", "--generate", "--seed", str(seed_judge), "--data", str(data)]
+    args += ["--out", str(tmp_path / "out"), "--preset", "smoke", "--rounds", "1"]
+    args += ["--samples", "2", "--writer-temperature", "1.5"]
+    assert training_cli.main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["rounds"][1]["written"] > 0 and printed["seed_accuracy"] is None
+    report = json.loads((tmp_path / "out" / "self_taught.json").read_text())
+    assert report["mode"] == "generative" and report["prompts"] == len(WORDS)
+    bad = training_cli.main(args[:-6] + ["--task", "nope", "--out", str(tmp_path / "x")])
+    assert bad != 0 and "--task 'nope'" in capsys.readouterr().err
