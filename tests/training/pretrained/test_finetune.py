@@ -21,7 +21,7 @@ from tests.training.pretrained.hf_dirs import FAMILIES, write_random_hf
 from training import __main__ as training_cli
 from training import lora, parallel
 from training.config import TrainConfig
-from training.loop import train
+from training.loop import TrainingCancelled, train
 from training.loop.batch import place_batch
 from training.loop.data import BatchSource, encode_examples
 from training.loop.step import init_train_state, make_train_step
@@ -185,3 +185,36 @@ def test_cli_init_lora_and_export(hf_dirs, tmp_path, capsys):
     bad = ["train", "--data", str(data), "--out", str(tmp_path / "b"), "--init", str(tmp_path)]
     assert training_cli.main(bad) == 2
     assert "not a model checkpoint" in capsys.readouterr().err
+
+
+def test_a_cancelled_lora_run_resumes_to_the_same_adapters(hf_dirs, tmp_path):
+    """The resumable state keeps the adapters, their optimizer state and the pretrained
+    tokenizer (with its special tokens); the resumed run ends where an uninterrupted one does."""
+    config = STEPS.replace(steps=4, lora_rank=4, checkpoint_every=0, warmup_steps=2)
+    whole = train(TASKS, EXAMPLES, config, tmp_path / "whole", init_checkpoint=hf_dirs["qwen3"])
+    state = tmp_path / "state"
+    with pytest.raises(TrainingCancelled):
+        train(
+            TASKS,
+            EXAMPLES,
+            config,
+            tmp_path / "resumed",
+            init_checkpoint=hf_dirs["qwen3"],
+            state_dir=state,
+            should_stop=lambda: True,
+        )
+    assert json.loads((state / "special_tokens.json").read_text())["bos_id"] == 1
+    resumed = train(
+        TASKS,
+        EXAMPLES,
+        config,
+        tmp_path / "resumed",
+        init_checkpoint=hf_dirs["qwen3"],
+        state_dir=state,
+    )
+    assert resumed.resumed_from_step == 1
+    a = load_file(str(whole.checkpoint_dir / ADAPTER_FILE))
+    b = load_file(str(resumed.checkpoint_dir / ADAPTER_FILE))
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
