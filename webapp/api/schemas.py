@@ -155,6 +155,7 @@ class AutoraterJudgmentOut(Schema):
     order_probabilities: dict[str, Any]
     consistent: bool | None = None
     valid: bool
+    explanation: str = ""
     created_at: datetime
 
     @staticmethod
@@ -237,6 +238,8 @@ class VerdictOut(Schema):
     valid: bool
     expected_score: float | None = None
     error: str | None = None
+    # Generated after the verdict when the autorater was trained to explain (model text).
+    explanation: str | None = None
 
 
 class JudgeOut(Schema):

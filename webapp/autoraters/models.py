@@ -73,6 +73,9 @@ class ModelJudgment(TimeStampedModel):
     consistent = models.BooleanField(null=True)
     valid = models.BooleanField(default=True)
     format_version = models.CharField(max_length=40)
+    # Generated after the verdict by a checkpoint trained to explain (untrusted model text:
+    # shown through the Markdown filter, which escapes it); "" when none.
+    explanation = models.TextField(blank=True, default="")
 
     class Meta:
         constraints = [

@@ -221,6 +221,7 @@ def _judge_new_items(version: AutoraterVersion, item_ids: Sequence[int]) -> int:
             consistent=verdict.consistent,
             valid=verdict.valid,
             format_version=verdict.format_version,
+            explanation=verdict.explanation or "",
         )
         for item, verdict in zip(items, verdicts, strict=True)
     ]

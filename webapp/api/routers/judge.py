@@ -46,6 +46,7 @@ def _verdict_row(judgment: ModelJudgment) -> dict:
         "order_probabilities": judgment.order_probabilities,
         "consistent": judgment.consistent,
         "valid": judgment.valid,
+        "explanation": judgment.explanation or None,
     }
 
 
