@@ -29,19 +29,20 @@ TEAM_TASK = pairwise_task("team_agree", labels=("A", "B"), title="Which response
 
 
 def team_examples(n: int, seed: int = 0) -> list[Example]:
-    """A known-answer task the foundation has never seen: the response that agrees wins."""
+    """A known-answer task the foundation has never seen: the approving response wins (no word
+    of either response is in the question, so the foundation's tasks do not give it away)."""
     rng = random.Random(seed)
     topics = "the plan|the budget|the schedule|the design|the menu|the route".split("|")
     rows = []
     for i in range(n):
         topic = rng.choice(topics)
-        good, bad = f"Yes, I agree with {topic}.", f"No, I reject {topic}."
+        good, bad = f"Approved: {topic} works.", f"Rejected: {topic} fails."
         first = rng.random() < 0.5
         rows.append(
             Example(
                 task=TEAM_TASK.name,
                 context={
-                    "question": f"Do you agree with {topic}? ({i})",
+                    "question": f"Review {topic}, case {i}.",
                     RESPONSE_A: good if first else bad,
                     RESPONSE_B: bad if first else good,
                 },
@@ -104,7 +105,7 @@ def test_project_retrains_continue_from_the_live_version_on_foundation_and_proje
 
     project = team_project()
     project_settings = training_settings_for(project)
-    assert project_settings.foundation_share == 0.5
+    assert project_settings.project_share == 0.5
     # this test is about where training starts and what it mixes, not the gate's decision
     project_settings.gate_foundation_tolerance = 1.0
     project_settings.gate_agreement_tolerance = 1.0

@@ -15,7 +15,7 @@ class RetrainForm(forms.Form):
 
 
 # The foundation's settings (base, share, no-forgetting tolerance): optional in a post.
-FOUNDATION_FIELDS = ("base", "base_path", "foundation_share", "gate_foundation_tolerance")
+FOUNDATION_FIELDS = ("base", "base_path", "project_share", "gate_foundation_tolerance")
 
 
 class TrainingSettingsForm(forms.ModelForm):
@@ -88,9 +88,9 @@ class TrainingSettingsForm(forms.ModelForm):
             value = cleaned.get(name)
             if value is not None and not 0 <= value <= 1:
                 self.add_error(name, "A tolerance is a fraction between 0 and 1.")
-        share = cleaned.get("foundation_share")
+        share = cleaned.get("project_share")
         if share is not None and not 0 <= share <= 1:
-            self.add_error("foundation_share", "The project's share is a fraction between 0 and 1.")
+            self.add_error("project_share", "The project's share is a fraction between 0 and 1.")
         base = cleaned.get("base")
         if base == TrainingSettings.Base.VERSION and not cleaned.get("base_version"):
             self.add_error("base_version", "Pick the version to start from.")

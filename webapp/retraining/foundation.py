@@ -245,7 +245,7 @@ def run_weights(
     return combine_weights(
         foundation.weights,
         counts,
-        project_settings.foundation_share,
+        project_settings.project_share,
         project_weights=project_weights or project_settings.mixture_weights or None,
     )
 

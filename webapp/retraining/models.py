@@ -60,7 +60,7 @@ class TrainingSettings(TimeStampedModel):
     )
     base_path = models.CharField(max_length=500, blank=True)
     # The project's tasks' share of the training mixture (the foundation's tasks get the rest).
-    foundation_share = models.FloatField(
+    project_share = models.FloatField(
         default=0.5, help_text="The project's share of the training mixture, 0-1."
     )
 

@@ -87,7 +87,7 @@ TRAINING_SETTINGS_FIELDS = (
     "base",
     "base_version",
     "base_path",
-    "foundation_share",
+    "project_share",
 )
 
 
@@ -516,7 +516,7 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
             "per_task_examples": candidate.metadata.get("examples_per_task", {}),
             "start": start.lineage(),
             "tokenizer_sha256": tokenizer_sha256(out_dir),
-            "foundation_share": None if foundation is None else project_settings.foundation_share,
+            "project_share": None if foundation is None else project_settings.project_share,
             "mixture": mixture_lineage(trained_weights, foundation, own_tasks),
         },
         metrics=evaluation["metrics"],

@@ -77,7 +77,7 @@ def test_snapshot_folds_the_foundation_in_and_weights_give_the_project_its_share
     for name, count in foundation.train_counts.items():
         assert snapshot.per_task[name] == count
     project_settings = training_settings_for(project)
-    project_settings.foundation_share = 0.25
+    project_settings.project_share = 0.25
     weights = run_weights(project_settings, foundation, snapshot.per_task, {TEAM_TASK.name})
     assert weights[TEAM_TASK.name] == pytest.approx(0.25)
     assert sum(weights.values()) == pytest.approx(1.0)
@@ -100,7 +100,7 @@ def test_form_checks_the_base_and_the_share(tmp_path):
             "gate_foundation_tolerance": 0.02,
             "base": "foundation",
             "base_path": "",
-            "foundation_share": 0.5,
+            "project_share": 0.5,
             **values,
         }
         form = TrainingSettingsForm(data, instance=instance)
@@ -108,7 +108,7 @@ def test_form_checks_the_base_and_the_share(tmp_path):
         return form.errors
 
     assert not errors()
-    assert "foundation_share" in errors(foundation_share=1.5)
+    assert "project_share" in errors(project_share=1.5)
     assert "base_version" in errors(base=TrainingSettings.Base.VERSION)
     assert "no such directory" in errors(base="path", base_path=str(tmp_path / "x"))["base_path"][0]
     (tmp_path / "empty").mkdir()
