@@ -100,3 +100,61 @@ def test_trained_on_the_evaluation_block_it_judges_with_an_explanation(tmp_path)
     for a, b in zip(plain, verdicts[:4], strict=True):
         assert b.explanation is not None and a.explanation is None
         assert a.probabilities == pytest.approx(b.probabilities)
+
+
+CRITIQUE = Task(
+    name="critique",
+    type=TaskType.OPEN_ENDED,
+    title="Critique the sentence",
+    description="Say which word the sentence is about.",
+    context_fields=("text",),
+    output_fields=("critique",),
+)
+LENGTH = Task(
+    name="length",
+    type=TaskType.POINTWISE,
+    title="Rate the sentence",
+    description="Give the length of the sentence's noun.",
+    context_fields=("text",),
+    output_fields=("score",),
+    scale=(0.0, 10.0),
+)
+
+
+def test_open_ended_and_real_valued_tasks_train_through_their_rendered_text(tmp_path):
+    """With evaluation_block, a critique and a real-valued score are trained as the text they
+    render to; generation then gives parseable outputs with the held-out items' own word."""
+    train_set, heldout = [], []
+    for s, subject in enumerate(SUBJECTS):
+        for e, ending in enumerate(ENDINGS):
+            for word in ANIMALS + THINGS:
+                text = {"text": f"{subject} {word} {ending}"}
+                pair = [
+                    Example(CRITIQUE.name, text, label=f"about the {word}", id=f"c{s}{e}{word}"),
+                    Example(LENGTH.name, text, label=str(len(word)), id=f"l{s}{e}{word}"),
+                ]
+                (heldout if (s, e) in ((0, 1), (3, 2)) else train_set).extend(pair)
+    random.Random(1).shuffle(train_set)
+    tasks = {CRITIQUE.name: CRITIQUE, LENGTH.name: LENGTH}
+    config = TrainConfig(
+        steps=300,
+        batch_size=16,
+        learning_rate=3e-3,
+        warmup_steps=20,
+        vocab_size=512,
+        max_len=96,
+        log_every=100,
+        evaluation_block=True,
+        model_overrides={"n_layers": 2},
+    )
+    train(tasks, train_set, config, tmp_path / "ckpt")
+    judge = Judge.load(tmp_path / "ckpt")
+    assert judge.metadata["examples_per_task"] == {"critique": 352, "length": 352}
+    generations = judge.generate(tasks, heldout, max_new_tokens=8)
+    right = {name: [] for name in tasks}
+    for generation, example in zip(generations, heldout, strict=True):
+        assert generation.valid and generation.finished, generation
+        right[example.task].append(generation.label == example.label)
+    accuracy = {name: sum(v) / len(v) for name, v in right.items()}
+    print(f"held-out exact outputs {accuracy}")
+    assert accuracy["critique"] >= 0.8 and accuracy["length"] >= 0.8

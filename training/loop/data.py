@@ -26,6 +26,7 @@ from judging.task_format import (
     read_jsonl,
     render_example,
     render_outputs,
+    render_target,
     swap_pairwise,
 )
 from judging.tokenizer import JudgeTokenizer, format_constant_lines, train_tokenizer
@@ -80,11 +81,20 @@ def encode_examples(
     evaluation_block: bool = False,
 ) -> list[EncodedItem]:
     """Tokenize every labelled example of a scorable task (others are skipped). With
-    `evaluation_block`, an example's later output fields (render_outputs) become its `tail`."""
+    `evaluation_block`, an example's later output fields (render_outputs) become its `tail`,
+    and open-ended and real-valued pointwise examples are trained through their rendered text
+    (`_free_text_item`)."""
     items = []
     for example in examples:
         task = tasks.get(example.task)
-        if task is None or task.type is TaskType.OPEN_ENDED or example.label is None:
+        if task is None or example.label is None:
+            continue
+        if evaluation_block and not task.labels:
+            free = _free_text_item(task, example, tokenizer, max_len)
+            if free is not None:
+                items.append(free)
+            continue
+        if task.type is TaskType.OPEN_ENDED:
             continue
         if example.label not in task.labels:
             continue
@@ -111,6 +121,23 @@ def encode_examples(
                 )
         items.append(item)
     return items
+
+
+def _free_text_item(
+    task: Task, example: Example, tokenizer: JudgeTokenizer, max_len: int
+) -> EncodedItem | None:
+    """An open-ended (a critique, a correction) or real-valued pointwise example (its value
+    rendered as text, e.g. " 3.5") as the EVALUATION block it renders: its first token in the
+    verdict's place (weighted like a verdict), the rest and EOS as the tail."""
+    value = " ".join((example.label or "").split())  # one line, as parse_evaluation reads it
+    text = (render_target(value) if value else "") + render_outputs(task, example)
+    ids = tokenizer.encode(text) if text.strip() else []
+    if not ids:
+        return None
+    eos = [] if tokenizer.eos_id is None else [tokenizer.eos_id]
+    rest = [*ids[1:], *eos]
+    prompt = encode_prompt(tokenizer, task, example, max_len)
+    return EncodedItem(task=task.name, prompt=prompt, target=ids[0], tail=rest or None)
 
 
 class BatchSource:

@@ -160,7 +160,10 @@ def train(
     except KeyError as error:
         raise ValueError(f"a label is not one token of the tokenizer: {error}") from None
     if not items:
-        raise ValueError("no trainable examples: need labelled examples of non-open-ended tasks")
+        raise ValueError(
+            "no trainable examples: need labelled examples of non-open-ended tasks (or "
+            "evaluation_block for open-ended and real-valued ones)"
+        )
     counts: dict[str, int] = {}
     for item in items:
         counts[item.task] = counts.get(item.task, 0) + 1
@@ -277,7 +280,7 @@ def train(
         "processes": jax.process_count(),
         "compute_dtype": jnp.dtype(compute_dtype(config)).name,
         # Tasks whose later output fields (explanations) were trained: the judge generates them.
-        "explains": sorted({item.task for item in items if item.tail}),
+        "explains": sorted({i.task for i in items if i.tail and tasks[i.task].labels}),
     }
     if jax.process_index() == 0 and config.lora_rank:
         adapter_config = {
