@@ -1,4 +1,5 @@
-"""Train a candidate with the run's variant: FLAMe, FLAMe-RM or FLAMe-Opt-RM (no Django here).
+"""Train a candidate with the run's variant: FLAMe, FLAMe-RM, FLAMe-Opt-RM or the Self-Taught
+loop that writes its own pairs (no Django here).
 
 The training functions come from training/ (loop.train, variants.rm.finetune_rm,
 variants.tailpatch.*); optional keyword arguments (state_dir, should_stop) are passed only where
@@ -162,3 +163,71 @@ def tailpatch_weights(probe_results: Mapping[str, dict]) -> dict[str, float]:
     except ImportError as error:
         raise VariantUnavailable(f"tail-patch weights are not available: {error}") from error
     return {name: float(w) for name, w in weights(dict(probe_results)).items()}
+
+
+def self_taught_prompts(
+    tasks: Mapping[str, Task], examples: Sequence[Example]
+) -> tuple[Task, list[str]]:
+    """The Self-Taught loop's pairwise task and its unlabelled instructions: of the pairwise
+    tasks with one instruction field, the one with the most distinct instructions among
+    `examples` (labels unused). ValueError when no task has two."""
+    from training.variants.self_taught_writer import instruction_field
+
+    best: tuple[Task, list[str]] | None = None
+    for task in tasks.values():
+        try:
+            field = instruction_field(task)
+        except ValueError:
+            continue
+        texts = [e.context.get(field) for e in examples if e.task == task.name]
+        prompts = list(dict.fromkeys(t.strip() for t in texts if isinstance(t, str) and t.strip()))
+        if len(prompts) >= 2 and (best is None or len(prompts) > len(best[1])):
+            best = (task, prompts)
+    if best is None:
+        raise ValueError(
+            "the Self-Taught loop needs a pairwise task with one instruction field and at least "
+            "two distinct instructions among the project's items"
+        )
+    return best
+
+
+def train_self_taught(
+    base_checkpoint: Path,
+    tasks: Mapping[str, Task],
+    examples: Sequence[Example],
+    config: TrainConfig,
+    out_dir: Path,
+    *,
+    heldout: Sequence[Example] = (),
+    rounds: int = 1,
+    samples: int = 4,
+    should_stop=None,
+) -> tuple[Path, dict]:
+    """The Self-Taught loop that writes its own pairs (training/variants/self_taught_loop.py)
+    from `base_checkpoint` (the writer and the judge) on the project's instructions; the last
+    round's judge is copied to `out_dir` (the base's weights when no round kept a pair).
+    Returns (out_dir, the loop's report: per round the kept pairs and held-out accuracy)."""
+    import shutil
+
+    try:
+        from training.variants.self_taught_loop import self_taught_generative
+    except ImportError as error:
+        raise VariantUnavailable(f"the Self-Taught loop is not available: {error}") from error
+    task, prompts = self_taught_prompts(tasks, examples)
+    work = Path(out_dir).with_name(Path(out_dir).name + "-self-taught")
+    report = self_taught_generative(
+        base_checkpoint,
+        task,
+        prompts,
+        config,
+        work,
+        rounds=rounds,
+        samples=samples,
+        heldout=heldout,
+        heldout_tasks=tasks,
+        should_stop=should_stop,
+    )
+    if Path(out_dir).exists():
+        shutil.rmtree(out_dir)
+    shutil.copytree(report["final_checkpoint"], out_dir)
+    return Path(out_dir), report

@@ -145,3 +145,29 @@ def test_the_command_line_runs_the_generative_loop_on_unlabelled_prompts(
     assert report["mode"] == "generative" and report["prompts"] == len(WORDS)
     bad = training_cli.main(args[:-6] + ["--task", "nope", "--out", str(tmp_path / "x")])
     assert bad != 0 and "--task 'nope'" in capsys.readouterr().err
+
+
+def test_the_app_variant_picks_the_task_runs_the_loop_and_leaves_the_judge_in_out_dir(
+    seed_judge, tmp_path
+):
+    """webapp/retraining/variants.py (no Django): the project's pairwise task with the most
+    instructions is chosen, the loop runs from the live checkpoint, its last judge lands in
+    out_dir with the report's rounds."""
+    from webapp.retraining.variants import self_taught_prompts, train_self_taught
+
+    other = Task("other", TaskType.CLASSIFICATION, "t", "d", ("text",), ("answer",), ("y", "n"))
+    tasks = {PICK.name: PICK, other.name: other}
+    items = _examples(WORDS, 5) + [Example("other", {"text": "x"}, label="y")]
+    task, prompts = self_taught_prompts(tasks, items)
+    assert task is PICK and len(prompts) == len(WORDS)
+    with pytest.raises(ValueError, match="at least two distinct instructions"):
+        self_taught_prompts({other.name: other}, items)
+    config = TrainConfig(steps=4, batch_size=8, warmup_steps=1, log_every=2, max_len=128)
+    out, report = train_self_taught(
+        seed_judge, tasks, items, config, tmp_path / "candidate", heldout=items[:6], samples=2
+    )
+    assert out == tmp_path / "candidate" and (out / "metadata.json").exists()
+    assert [r["round"] for r in report["rounds"]] == [0, 1]
+    assert report["prompts"] == len(WORDS) and report["rounds"][1]["pairs"] >= 0
+    assert isinstance(report["final_accuracy"], float)
+    assert load_checkpoint(out).metadata["steps"] in (4, 150)  # retrained, or the seed kept
