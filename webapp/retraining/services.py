@@ -442,7 +442,9 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     if run.variant in (Variant.RM, Variant.OPT_RM) and not _checkpoint_done(out_dir):
         base = _base_checkpoint(run, tasks, examples, config, state_dir / "base", train_kwargs)
         if run.variant == Variant.OPT_RM:
-            weights = _tailpatch_stage(run, base, tasks, examples, config)
+            # One probe per project task (the foundation's tasks take the rest of the mixture).
+            own = {name: tasks[name] for name in own_tasks}
+            weights = _tailpatch_stage(run, base, own, examples, config)
             if weights is None:
                 return  # the probes are out as a Celery group; the last one resumes the run
             weights = (
@@ -450,6 +452,18 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
             )
             config = config.replace(mixture_weights=weights)
             _run_update(run, config=config.to_dict(), phase=TrainingRun.Phase.TRAINING)
+    if run.variant == Variant.SELF_TAUGHT and not _checkpoint_done(out_dir):
+        base = _base_checkpoint(run, tasks, examples, config, state_dir / "base", train_kwargs)
+        _run_update(run, phase=TrainingRun.Phase.TRAINING)
+        variants.train_self_taught(
+            base,
+            tasks,
+            examples,
+            config,
+            out_dir,
+            heldout=heldout_examples(project),
+            should_stop=heartbeat.should_stop,
+        )
     if run.variant == Variant.RM:
         chosen = {**project_settings.config_overrides, **run.config_overrides}
         config = variants.rm_config(config, steps_chosen="steps" in chosen)
@@ -535,6 +549,11 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     if "accuracy" in lexical:
         report["baselines"]["tfidf_logreg"] = {"accuracy": lexical["accuracy"]}
     report["lexical_baseline"] = lexical
+    self_taught = out_dir / variants.SELF_TAUGHT_REPORT
+    if run.variant == Variant.SELF_TAUGHT and self_taught.exists():
+        import json
+
+        report["self_taught"] = json.loads(self_taught.read_text("utf-8"))
     write_report(report, report_dir)
     version.report_dir = str(report_dir)
     version.save(update_fields=["report_dir", "updated_at"])
