@@ -9,10 +9,19 @@ from ninja.throttling import AuthRateThrottle
 
 from webapp.api import errors
 from webapp.api.auth import TokenAuth
+from webapp.api.openapi import document_statuses
 from webapp.api.parser import StorableTextParser
 from webapp.api.routers import account, export, items, jobs, judge, judgments, projects, versions
 
-api = NinjaAPI(
+
+class EmberApi(NinjaAPI):
+    """The API, whose schema documents every status each operation can answer."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        return document_statuses(super().get_openapi_schema(*args, **kwargs))
+
+
+api = EmberApi(
     title="Ember API",
     version="1",
     description=(

@@ -13,6 +13,14 @@ from webapp.api.errors import ApiError
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 BAD_CURSOR = "The cursor is not one this API handed out."
+# What a cursor looks like: "after:<up to 18 digits>" in URL-safe base64 without padding
+# ("after:" is "YWZ0ZXI6"; three ASCII digits make four characters, one or two digits at the
+# end two or three). Documented on every paginated operation (webapp.api.openapi).
+_DIGIT1 = "(?:[MN][DTjz]|O[DT])"  # the first digit's 8 bits and the next one's top 4
+_DIGITS3 = f"{_DIGIT1}[AEIMQUYcgk][w-z0-5]"
+CURSOR_PATTERN = (
+    f"^YWZ0ZXI6(?:{_DIGITS3}){{0,5}}(?:{_DIGITS3}|{_DIGIT1}[AEIMQUYcgk]|[MN][AQgw]|O[AQ])$"
+)
 
 
 class Page[T](Schema):
@@ -42,7 +50,7 @@ def _decode(cursor: str) -> int:
 
 def paginate(queryset: QuerySet, page: PageQuery) -> dict:
     queryset = queryset.order_by("pk")
-    if page.cursor:
+    if page.cursor is not None:  # an empty cursor is not one the API handed out either
         queryset = queryset.filter(pk__gt=_decode(page.cursor))
     rows = list(queryset[: page.limit + 1])
     more = len(rows) > page.limit

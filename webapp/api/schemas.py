@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from ninja import Field, Schema
+from pydantic import ConfigDict
 
 from webapp.annotation.transfer import DEFAULT_HELDOUT_PERCENT
 from webapp.retraining.models import TrainingRun
@@ -32,6 +33,8 @@ class MeOut(Schema):
 
 
 class ProjectIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # an unknown key is refused (422), not ignored
+
     name: str = Field(..., min_length=1, max_length=200)
     slug: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")
     description: str = Field("", max_length=10_000)
@@ -213,13 +216,42 @@ class VersionOut(Schema):
         return obj.parent.number if obj.parent_id else None
 
 
+class JudgeExampleIn(Schema):
+    """An interchange line to judge without storing it."""
+
+    task: str = Field(..., min_length=1, max_length=200, description="A task name of the project.")
+    id: str = Field("", max_length=1000)
+    context: dict[str, str | list[dict[str, str]]] = Field(
+        ..., description="Field -> text, or a conversation (a list of {role, content} turns)."
+    )
+    reference: str | None = Field(None, max_length=1_000_000)
+
+
+# Exactly one of item_ids and examples, and not empty: said in the schema (oneOf), so a client
+# generated from it cannot send both, or neither (the API refuses either with 422).
+JUDGE_ONE_OF = {
+    "oneOf": [
+        {
+            "required": ["item_ids"],
+            "properties": {"item_ids": {"minItems": 1}, "examples": {"maxItems": 0}},
+        },
+        {
+            "required": ["examples"],
+            "properties": {"examples": {"minItems": 1}, "item_ids": {"maxItems": 0}},
+        },
+    ]
+}
+
+
 class JudgeIn(Schema):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=JUDGE_ONE_OF)
+
     item_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
         default_factory=list,
         max_length=100_000,
         description="Items of the project. A small batch is judged now; a larger one is queued.",
     )
-    examples: list[dict[str, Any]] = Field(
+    examples: list[JudgeExampleIn] = Field(
         default_factory=list,
         description="Examples not stored in Ember (interchange lines whose task is a task name "
         "of the project); judged now, at most EMBER_API_JUDGE_SYNC_MAX of them.",

@@ -59,7 +59,7 @@ def test_judge_answers_503_when_the_live_model_cannot_be_loaded(world, call):
     assert body["error"]["code"] == "autorater_unavailable"
     assert call(
         f"/projects/{slug}/judge",
-        status=422,
+        status=404,
         method="post",
         data={"item_ids": [10**12]},
         content_type="application/json",

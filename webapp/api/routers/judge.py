@@ -64,7 +64,11 @@ def _inline_examples(project, lines: list[dict]) -> tuple[dict, list[Example]]:
         name = line.get("task")
         name = name.get("name") if isinstance(name, dict) else name
         if not isinstance(name, str) or name not in tasks:
-            raise ApiError(422, f"example {number}: task {name!r} is not a task of this project")
+            raise ApiError(
+                404,
+                f"example {number}: task {name!r} is not a task of this project",
+                code="unknown_task",
+            )
         try:
             example = Example.from_dict({**line, "task": name})
             validate_example(tasks[name], example)
@@ -91,7 +95,8 @@ def judge(request: HttpRequest, slug: str, body: JudgeIn):
     if version is None:
         raise ApiError(409, NO_LIVE_VERSION)
     if body.examples:
-        tasks, examples = _inline_examples(project, body.examples)
+        lines = [example.model_dump(exclude_none=True) for example in body.examples]
+        tasks, examples = _inline_examples(project, lines)
         verdicts = _live_judge(version).judge(tasks, examples)
         audit(request, "judge.examples", project, version=version.number, n=len(examples))
         return Status(200, {"version": version.number, "verdicts": [v.to_dict() for v in verdicts]})
@@ -101,7 +106,7 @@ def judge(request: HttpRequest, slug: str, body: JudgeIn):
     missing = [item_id for item_id in item_ids if item_id not in found]
     if missing:
         shown = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
-        raise ApiError(422, UNKNOWN_ITEMS.format(ids=shown))
+        raise ApiError(404, UNKNOWN_ITEMS.format(ids=shown), code="unknown_items")
     if len(item_ids) > limit:
         job = judge_job_create(
             project=project, version=version, item_ids=item_ids, user=request.user

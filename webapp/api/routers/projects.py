@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.db import IntegrityError
 from django.http import HttpRequest
 from django.utils.text import slugify
@@ -31,9 +33,8 @@ def list_projects(request: HttpRequest, page: Query[PageQuery]):
 def create_project(request: HttpRequest, body: ProjectIn):
     """Create a project (admins, admin scope)."""
     require_admin(request, "admin")
-    slug = (body.slug or slugify(body.name))[:100]
-    if not slug:
-        raise ApiError(422, "The name gives an empty slug; pass a slug.")
+    # A name with no letters or digits slugify keeps (say "¶" or "项目") gets a made-up slug.
+    slug = (body.slug or slugify(body.name))[:100] or f"project-{secrets.token_hex(4)}"
     try:
         project = project_create(
             name=body.name,
