@@ -17,7 +17,6 @@ model: every adapted kernel W [in, out] becomes W + scale * A @ B (`merge_adapte
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -122,15 +121,15 @@ def merge_adapters(model: Decoder, adapters: Mapping[str, np.ndarray], scale: fl
         if delta.shape != kernel.shape:
             raise ValueError(f"adapter {prefix!r}: A @ B is {delta.shape}, kernel {kernel.shape}")
         node["kernel"] = kernel + delta
-    pure = jax_tree_float32(pure)
-    config = dataclasses.replace(model.config)
+    pure = _float32(pure)
+    config = model.config
     graphdef, abstract = nnx.split(nnx.eval_shape(lambda: Decoder(config, rngs=nnx.Rngs(0))))
     nnx.replace_by_pure_dict(abstract, pure)
     return nnx.merge(graphdef, abstract)
 
 
-def jax_tree_float32(tree: Any) -> Any:
+def _float32(tree: Any) -> Any:
     """Every leaf of a nested dict as a float32 jax array."""
     if isinstance(tree, Mapping):
-        return {k: jax_tree_float32(v) for k, v in tree.items()}
+        return {k: _float32(v) for k, v in tree.items()}
     return jnp.asarray(tree, dtype=jnp.float32)
