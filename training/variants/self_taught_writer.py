@@ -77,8 +77,8 @@ def _continue(
     temperature: float,
     seed: int,
     batch_size: int = 32,
-) -> list[str]:
-    """Sampled continuations (decoded text) of each example's prompt."""
+) -> list[list[int]]:
+    """Sampled continuations (token ids, EOS cut) of each example's prompt."""
     budget = max(1, loaded.config.max_len - max_new_tokens)
     prompts = [encode_prompt(loaded.tokenizer, task, e, budget) for e in examples]
     outputs = sample_generate(
@@ -92,7 +92,7 @@ def _continue(
         seed=seed,
         batch_size=batch_size,
     )
-    return [loaded.tokenizer.decode(ids) for ids in outputs]
+    return outputs
 
 
 @dataclasses.dataclass
@@ -106,7 +106,7 @@ class Writer:
     def write(self, task: Task, instructions: Sequence[str], seed: int) -> list[str | None]:
         """The output field's text for each instruction; None where nothing usable came."""
         examples = [Example(task.name, {"instruction": text}) for text in instructions]
-        texts = _continue(
+        outputs = _continue(
             self.loaded,
             task,
             examples,
@@ -114,6 +114,7 @@ class Writer:
             temperature=self.temperature,
             seed=seed,
         )
+        texts = [self.loaded.tokenizer.decode(ids) for ids in outputs]
         lines = [(text.strip().splitlines() or [""])[0].strip() for text in texts]
         return [line or None for line in lines]
 
@@ -187,10 +188,13 @@ def sample_judgments(
     max_new_tokens: int = 48,
     seed: int = 0,
 ) -> list[list[ParsedEvaluation]]:
-    """N sampled EVALUATION blocks per example (verdict, then any later fields), parsed
-    strictly: an unparseable sample is invalid, never mapped to a label."""
+    """N sampled EVALUATION blocks per example. The verdict is the sampled first token, read as
+    the judge reads it (one of the task's label tokens, else the sample is invalid: never
+    mapped to a label); the later fields (the reasoning) are the rest of the sample, parsed
+    strictly after that label (none when it does not parse, e.g. from a judge trained on the
+    verdict alone, which does not stop after it)."""
     repeated = [e for e in examples for _ in range(n)]
-    texts = _continue(
+    outputs = _continue(
         loaded,
         task,
         repeated,
@@ -198,7 +202,18 @@ def sample_judgments(
         temperature=temperature,
         seed=seed,
     )
-    parsed = [parse_evaluation(task, f"{task.label_field}:{text}") for text in texts]
+    by_token = {loaded.tokenizer.label_token_id(label): label for label in task.labels}
+    parsed = []
+    for ids in outputs:
+        label = by_token.get(ids[0]) if ids else None
+        if label is None:
+            parsed.append(ParsedEvaluation(False, {}, "the first sampled token is not a label"))
+            continue
+        rest = parse_evaluation(
+            task, f"{task.label_field}: {label}{loaded.tokenizer.decode(ids[1:])}"
+        )
+        later = {f: v for f, v in rest.fields.items() if rest.valid and f in task.output_fields[1:]}
+        parsed.append(ParsedEvaluation(True, {**later, "__label__": label}))
     return [parsed[i * n : (i + 1) * n] for i in range(len(examples))]
 
 

@@ -19,6 +19,9 @@ class Variant(models.TextChoices):
     RM = "rm", "FLAMe-RM"
     # FLAMe-Opt-RM: tail-patch probes per task set the mixture weights, then FLAMe training.
     OPT_RM = "opt-rm", "FLAMe-Opt-RM"
+    # Self-Taught: from the live version, the loop that writes its own pairs from the project's
+    # instructions (training/variants/self_taught_loop.py); its rounds go into the report.
+    SELF_TAUGHT = "self-taught", "Self-Taught (writes its own pairs)"
 
 
 class TrainingSettings(TimeStampedModel):

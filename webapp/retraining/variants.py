@@ -9,12 +9,17 @@ the function takes them.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from judging.task_format import Example, Task
 from training.config import TrainConfig
+
+# The Self-Taught loop's report (per round: counts, kept pairs file, held-out accuracy), kept in
+# the candidate's checkpoint directory for the run's report.
+SELF_TAUGHT_REPORT = "self_taught.json"
 
 
 class VariantUnavailable(RuntimeError):
@@ -230,4 +235,5 @@ def train_self_taught(
     if Path(out_dir).exists():
         shutil.rmtree(out_dir)
     shutil.copytree(report["final_checkpoint"], out_dir)
+    (Path(out_dir) / SELF_TAUGHT_REPORT).write_text(json.dumps(report, indent=2, sort_keys=True))
     return Path(out_dir), report
