@@ -12,7 +12,12 @@ from webapp.retraining.models import TrainingRun, TrainingSettings, Variant
 
 
 def test_variants_keep_their_stored_values_and_names():
-    assert Variant.choices == [("flame", "FLAMe"), ("rm", "FLAMe-RM"), ("opt-rm", "FLAMe-Opt-RM")]
+    assert Variant.choices == [
+        ("flame", "FLAMe"),
+        ("rm", "FLAMe-RM"),
+        ("opt-rm", "FLAMe-Opt-RM"),
+        ("self-taught", "Self-Taught (writes its own pairs)"),
+    ]
     assert TrainingRun._meta.get_field("variant").default == Variant.FLAME
     assert TrainingSettings._meta.get_field("variant").choices == Variant.choices
 
