@@ -53,7 +53,8 @@ def test_retrain_in_browser_shows_progress_lineage_and_cancel(live_server, celer
     # it can finish in the test, so the cancel always lands during training (with the 120-step
     # test setting a warm second run could finish before the click reached the worker).
     settings_form = page.get_by_test_id("training-settings")
-    settings_form.locator("textarea[name=config_overrides]").fill('{"steps": 100000}')
+    settings_form.get_by_test_id("training-overrides").locator("summary").click()
+    settings_form.locator("input[name='override:steps']").fill("100000")
     settings_form.locator("button[type=submit]").click()
     page.get_by_test_id("settings-saved").wait_for()
     page.get_by_test_id("retrain").click()

@@ -98,7 +98,8 @@ def rubric_new(request: HttpRequest, slug: str) -> HttpResponse:
         except ValidationError as error:
             form.add_error("name", error)
         else:
-            return redirect("rubric-edit", project.slug, definition.pk)
+            url = redirect("rubric-edit", project.slug, definition.pk).url
+            return redirect(f"{url}?saved=1")
     return _rubric_page(request, project, form)
 
 

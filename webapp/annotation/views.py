@@ -27,6 +27,7 @@ from webapp.annotation.selectors import (
     project_progress,
     rater_gold_accuracy,
     task_of,
+    user_is_admin,
     user_is_project_admin,
 )
 from webapp.annotation.services import (
@@ -60,6 +61,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "annotation/home.html",
         {
             "projects": projects,
+            "can_create_projects": user_is_admin(request.user),
         },
     )
 

@@ -14,7 +14,7 @@ from webapp.audit.services import Via
 from webapp.autoraters.models import AutoraterVersion
 from webapp.autoraters.selectors import version_list_for
 from webapp.autoraters.services import version_promote, version_rollback
-from webapp.retraining.forms import RetrainForm, TrainingSettingsForm
+from webapp.retraining.forms import RetrainForm
 from webapp.retraining.models import TrainingRun
 from webapp.retraining.selectors import retrain_backoff_for
 from webapp.retraining.services import (
@@ -23,6 +23,7 @@ from webapp.retraining.services import (
     training_settings_for,
     training_settings_update,
 )
+from webapp.retraining.settings_form import ReadableTrainingSettingsForm
 
 
 def _page_context(project, **extra) -> dict:
@@ -34,7 +35,7 @@ def _page_context(project, **extra) -> dict:
         "runs": project.training_runs.all()[:10],
         "retrain_backoff": retrain_backoff_for(project),
         "retrain_form": RetrainForm(initial={"variant": project_settings.variant}),
-        "settings_form": TrainingSettingsForm(instance=project_settings),
+        "settings_form": ReadableTrainingSettingsForm(instance=project_settings),
         **extra,
     }
 
@@ -104,7 +105,7 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_POST
 def training_settings_view(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_admin(request.user, slug)
-    form = TrainingSettingsForm(request.POST, instance=training_settings_for(project))
+    form = ReadableTrainingSettingsForm(request.POST, instance=training_settings_for(project))
     saved = form.is_valid()
     if saved:
         values = {name: form.cleaned_data[name] for name in form.Meta.fields}
