@@ -662,18 +662,14 @@ def _fresh_tokenizer(start, foundation, project, tasks, examples, config):
 
 def _start(run: TrainingRun, project: Project, project_settings) -> Start:
     """Where the run's FLAMe training starts (kept in run.base_checkpoint, so a resumed run
-    starts from the same checkpoint even if the live version changed meanwhile)."""
-    if project_settings.base == TrainingSettings.Base.SCRATCH:
-        return Start()
-    if run.base_checkpoint.endswith("-base"):  # FLAMe-RM's own base (_base_checkpoint)
-        return Start()
-    if run.base_checkpoint:
-        found = run_start(project, project_settings)
-        if found.checkpoint == run.base_checkpoint:
-            return found
-        return Start(checkpoint=run.base_checkpoint, kind="resumed")
+    starts from the same checkpoint even if the live version changed meanwhile). With no start
+    (from scratch), run.base_checkpoint is only FLAMe-RM / Opt-RM's own base, never a start."""
     found = run_start(project, project_settings)
-    if found.checkpoint:
+    if not found.checkpoint:
+        return Start()
+    if run.base_checkpoint and run.base_checkpoint != found.checkpoint:
+        return Start(checkpoint=run.base_checkpoint, kind="resumed")
+    if not run.base_checkpoint:
         _run_update(run, base_checkpoint=found.checkpoint)
         run.base_checkpoint = found.checkpoint
     return found
