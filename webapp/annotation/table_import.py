@@ -1,7 +1,7 @@
 """Rows in (a CSV or JSONL upload, or pasted rows) mapped onto one rubric, then imported.
 
-Step one reads the rows and keeps them under EMBER_VAR_DIR/uploads/<token>.json; step two maps
-columns to the task's context fields, id, label and reference, checks every row (collecting
+Step one reads the rows and keeps them under EMBER_ARTIFACT_ROOT/uploads/<token>.json; step two
+maps columns to the task's context fields, id, label and reference, checks every row (collecting
 each error with its line, field and reason) and, only when all are valid, writes interchange
 JSONL and imports it with transfer.examples_import (all or nothing, audited).
 """
@@ -48,7 +48,8 @@ class Table:
 
 
 def _upload_dir() -> Path:
-    folder = Path(settings.VAR_DIR) / "uploads"
+    # Under the artifact root: the one folder the web process and the workers share.
+    folder = Path(settings.ARTIFACT_ROOT) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -221,8 +222,10 @@ def table_import(
     gold: bool,
     actor=None,
     via=None,
+    progress=None,
 ) -> ImportResult:
-    """Write the (valid) examples as interchange JSONL and import them, all or nothing."""
+    """Write the (valid) examples as interchange JSONL and import them, all or nothing.
+    `progress(rows)`: see transfer.examples_import."""
     task = task_of(definition)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "upload.jsonl"
@@ -239,4 +242,99 @@ def table_import(
             gold=gold,
             actor=actor,
             via=via,
+            progress=progress,
         )
+
+
+# --- large uploads: imported by a worker, with progress -----------------------------------------
+# The job's parameters and its progress are files beside the stored rows (the worker reads the
+# rows there too), so progress needs no cache shared between the web process and the worker.
+
+
+def _job_path(token: str, kind: str) -> Path:
+    return _upload_dir() / f"{token}.{kind}.json"
+
+
+def _write(path: Path, data: dict) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(data))
+    partial.replace(path)
+
+
+def job_progress(token: str) -> dict | None:
+    if len(token) != 32 or not set(token) <= TOKEN_CHARS:
+        return None
+    path = _job_path(token, "progress")
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def job_start(
+    *,
+    token: str,
+    definition: TaskDefinition,
+    mapping: Mapping,
+    gold: bool,
+    heldout: int,
+    total: int,
+    actor_id: int | None,
+) -> dict:
+    job = {
+        "project": definition.project.slug,
+        "definition": definition.pk,
+        "mapping": dataclasses.asdict(mapping),
+        "gold": gold,
+        "heldout": heldout,
+        "actor": actor_id,
+    }
+    _write(_job_path(token, "job"), job)
+    state = {"project": job["project"], "state": "queued", "done": 0, "total": total}
+    _write(_job_path(token, "progress"), state)
+    return state
+
+
+def job_run(token: str) -> dict:
+    """Import a stored upload with its stored mapping (the worker's side), recording progress."""
+    from django.contrib.auth import get_user_model
+
+    job = json.loads(_job_path(token, "job").read_text())
+    table = table_load(token)
+    state = {"project": job["project"], "state": "running", "done": 0, "total": 0}
+    progress_path = _job_path(token, "progress")
+    try:
+        if table is None:
+            raise TableError("the uploaded rows are gone; upload them again")
+        definition = TaskDefinition.objects.select_related("project").get(pk=job["definition"])
+        task = task_of(definition)
+        examples, errors = table_examples(table, task, Mapping(**job["mapping"]), gold=job["gold"])
+        if errors:
+            first = errors[0]
+            raise TableError(f"line {first.line}, field {first.field}: {first.reason}")
+        state["total"] = len(examples)
+        _write(progress_path, state)
+
+        def advance(rows: int) -> None:
+            _write(progress_path, {**state, "done": rows})
+
+        actor = get_user_model().objects.filter(pk=job["actor"]).first()
+        result = table_import(
+            definition=definition,
+            examples=examples,
+            heldout_percent=job["heldout"],
+            gold=job["gold"],
+            actor=actor,
+            progress=advance,
+        )
+        state.update(
+            state="done",
+            done=len(examples),
+            created=result.created,
+            skipped=result.skipped,
+            warning=result.warning,
+        )
+        table_discard(token)
+    except Exception as error:  # the page shows why; nothing was written (all or nothing)
+        messages = getattr(error, "messages", None)
+        state.update(state="failed", error="; ".join(messages) if messages else str(error))
+    _write(progress_path, state)
+    _job_path(token, "job").unlink(missing_ok=True)
+    return state

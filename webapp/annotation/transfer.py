@@ -96,9 +96,11 @@ def examples_import(
     gold: bool = False,
     actor=None,
     via: Via | None = None,
+    progress=None,
 ) -> ImportResult:
     """Import an interchange JSONL file into a project, all or nothing. Audited as
-    "items.create" (created, skipped and per-task counts).
+    "items.create" (created, skipped and per-task counts). `progress(rows)`, when given, is
+    called after each chunk written (the rows read so far; nothing is committed before the end).
 
     `gold`: the examples' labels are known answers; the new items are gold (rater accuracy is
     measured on them), and every example must carry a label. Items already present are skipped
@@ -129,6 +131,8 @@ def examples_import(
             if len(chunk) >= CHUNK:
                 _insert(chunk)
                 chunk = []
+                if progress is not None:
+                    progress(line_number)
         _insert(chunk)
         result.created = Item.objects.filter(project=project).count() - before
         result.skipped = sum(result.per_task.values()) - result.created

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from judging.task_format import FormatError
 from webapp.annotation.access import project_for_admin
@@ -18,6 +18,8 @@ from webapp.annotation.table_import import (
     PREVIEW_ROWS,
     Mapping,
     TableError,
+    job_progress,
+    job_start,
     mapping_guess,
     table_discard,
     table_examples,
@@ -26,7 +28,15 @@ from webapp.annotation.table_import import (
     table_read,
     table_store,
 )
+from webapp.annotation.tasks import upload_import_task
 from webapp.audit.services import Via
+
+# Uploads of this many rows or more are imported by a worker, the page showing its progress.
+BACKGROUND_ROWS = 5000
+
+
+def _background_rows() -> int:
+    return getattr(settings, "EMBER_UPLOAD_BACKGROUND_ROWS", BACKGROUND_ROWS)
 
 
 def _tasks(project):
@@ -118,7 +128,18 @@ def upload_map(request: HttpRequest, slug: str, token: str) -> HttpResponse:
             context["error"] = "The held-out share must be a whole number from 0 to 100."
         examples, errors = table_examples(table, task, mapping, gold=gold)
         context["errors"] = errors
-        if not errors and "error" not in context:
+        if not errors and "error" not in context and len(examples) >= _background_rows():
+            context["job"] = job_start(
+                token=token,
+                definition=definition,
+                mapping=mapping,
+                gold=gold,
+                heldout=heldout,
+                total=len(examples),
+                actor_id=request.user.pk,
+            )
+            upload_import_task.delay(token)
+        elif not errors and "error" not in context:
             try:
                 result = table_import(
                     definition=definition,
@@ -136,3 +157,15 @@ def upload_map(request: HttpRequest, slug: str, token: str) -> HttpResponse:
                 context["result"] = result
     context.update(heldout=heldout, gold=gold)
     return render(request, "annotation/projects/upload_map.html", context)
+
+
+@login_required
+@require_GET
+def upload_progress(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    """How far a worker has got with a large upload (polled by the mapping page)."""
+    project = project_for_admin(request.user, slug)
+    job = job_progress(token)
+    if job is None or job["project"] != project.slug:
+        raise Http404("No such upload in this project.")
+    context = {"project": project, "token": token, "job": job}
+    return render(request, "annotation/projects/_upload_progress.html", context)

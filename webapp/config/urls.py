@@ -49,6 +49,11 @@ urlpatterns = [
     path("p/<slug:slug>/rubrics/<int:task_id>/", project_views.rubric_edit, name="rubric-edit"),
     path("p/<slug:slug>/upload/", upload_views.upload_start, name="upload"),
     path("p/<slug:slug>/upload/<str:token>/", upload_views.upload_map, name="upload-map"),
+    path(
+        "p/<slug:slug>/upload/<str:token>/progress/",
+        upload_views.upload_progress,
+        name="upload-progress",
+    ),
     path("p/<slug:slug>/data/", data_views.data_page, name="data"),
     path("p/<slug:slug>/data/import/", data_views.data_import, name="data-import"),
     path("p/<slug:slug>/data/export/<str:fmt>/", data_views.data_export, name="data-export"),

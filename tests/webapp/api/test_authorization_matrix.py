@@ -172,6 +172,7 @@ def page_cases(world) -> list[tuple]:
         ("rubric-edit", "get", f"/p/{slug}/rubrics/{item.task_id}/", None, ADMIN, 200),
         ("upload", "get", f"/p/{slug}/upload/", None, ADMIN, 200),
         ("upload-map", "get", f"/p/{slug}/upload/{'0' * 32}/", None, ADMIN, 404),
+        ("upload-progress", "get", f"/p/{slug}/upload/{'0' * 32}/progress/", None, ADMIN, 404),
         ("autorater", "get", f"/p/{slug}/autorater/", None, ADMIN, 200),
         ("retrain", "post", f"/p/{slug}/retrain/", {}, ADMIN, 200),
         ("run-progress", "get", f"/runs/{world.run.pk}/progress/", None, ADMIN, 200),
