@@ -106,7 +106,7 @@ def encode_examples(
         rest = render_outputs(task, example) if evaluation_block else ""
         if rest:
             eos = [] if tokenizer.eos_id is None else [tokenizer.eos_id]
-            item.tail = [*tokenizer.encode(rest), *eos]
+            item.tail = [*_label_rest(tokenizer, example.label), *tokenizer.encode(rest), *eos]
         pairwise = task.type is TaskType.PAIRWISE
         if pairwise:
             swapped = swap_pairwise(example)
@@ -121,6 +121,16 @@ def encode_examples(
                 )
         items.append(item)
     return items
+
+
+def _label_rest(tokenizer: JudgeTokenizer, label: str) -> list[int]:
+    """A label's tokens after its first (the one the judge reads), as the label encodes in
+    context after the prompt's ':': a pretrained tokenizer's " tie" may be "Ġt" + "ie", and the
+    EVALUATION block trained must spell it whole. Empty for Ember's one-token labels."""
+    prefix, target = tokenizer.encode(":"), render_target(label)
+    ids = tokenizer.encode(":" + target)
+    ids = ids[len(prefix) :] if ids[: len(prefix)] == prefix else tokenizer.encode(target)
+    return ids[1:] if ids and ids[0] == tokenizer.label_token_id(label) else []
 
 
 def _free_text_item(

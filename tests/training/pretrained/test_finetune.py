@@ -234,3 +234,25 @@ def test_a_cancelled_lora_run_resumes_to_the_same_adapters(hf_dirs, tmp_path):
     assert a.keys() == b.keys()
     for name in a:
         np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_the_evaluation_block_spells_a_multi_token_label_whole(hf_dirs):
+    """With a pretrained tokenizer " tie" is "Ġt" + more tokens: the verdict position learns the
+    first, and with evaluation_block the rest of the label precedes the later output fields."""
+    tokenizer = from_pretrained(hf_dirs["llama"]).tokenizer
+    task = Task(
+        "why",
+        TaskType.PAIRWISE,
+        "Which is better?",
+        "Pick one.",
+        ("response A", "response B"),
+        ("choice", "explanation"),
+        ("A", "B", "tie"),
+    )
+    context = {"response A": "yes", "response B": "yes"}
+    example = Example("why", context, label="tie", id="1", outputs={"explanation": "same"})
+    (item,) = encode_examples({"why": task}, [example], tokenizer, 256, evaluation_block=True)
+    assert not tokenizer.has_single_token("tie")  # the case this test is about
+    assert item.target == tokenizer.label_token_id("tie")
+    text = tokenizer.decode([item.target, *item.tail])
+    assert text == " tie\nexplanation: same</s>", text
