@@ -254,10 +254,15 @@ class Judge:
             bucket=lambda n: bucket_length(n, budget),
             batch_size=batch_size,
         )
-        for (plan, verdict), ids in zip(wanted, outputs, strict=True):
+        for (plan, verdict), start, ids in zip(wanted, starts, outputs, strict=True):
             task = plan["task"]
-            text = self.tokenizer.decode(ids)
-            parsed = parse_evaluation(task, f"{task.label_field}: {verdict.label}{text}")
+            # Decoded from the label's token on: a label a pretrained tokenizer spells in several
+            # tokens continues in the generated ids (" t" + "ie"); else the label as rendered.
+            whole = self.tokenizer.decode([start[-1], *ids])
+            parsed = parse_evaluation(task, f"{task.label_field}:{whole}")
+            if not parsed.valid or parsed.label != verdict.label:
+                text = self.tokenizer.decode(ids)
+                parsed = parse_evaluation(task, f"{task.label_field}: {verdict.label}{text}")
             later = {f: parsed.fields[f] for f in task.output_fields[1:] if f in parsed.fields}
             verdict.outputs = later
             verdict.explanation = later.get(task.output_fields[1])
