@@ -2,10 +2,12 @@
 templated explanation "because <word>") gives held-out verdicts read at the verdict token and
 generates an explanation that parses and names the deciding word."""
 
+import json
 import random
 
 import pytest
 
+from judging import __main__ as judging_cli
 from judging.inference import Judge
 from judging.task_format import (
     Example,
@@ -14,6 +16,7 @@ from judging.task_format import (
     TaskType,
     parse_evaluation,
     render_example,
+    write_jsonl,
 )
 from training.config import TrainConfig
 from training.loop import train
@@ -100,6 +103,13 @@ def test_trained_on_the_evaluation_block_it_judges_with_an_explanation(tmp_path)
     for a, b in zip(plain, verdicts[:4], strict=True):
         assert b.explanation is not None and a.explanation is None
         assert a.probabilities == pytest.approx(b.probabilities)
+    # The command line writes the explanation with each verdict.
+    write_jsonl(tmp_path / "in.jsonl", [TASK], heldout[:4])
+    out = tmp_path / "out.jsonl"
+    args = ["judge", "--model", str(tmp_path / "ckpt"), "--input", str(tmp_path / "in.jsonl")]
+    assert judging_cli.main([*args, "--output", str(out)]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["explanation"] for line in lines] == [v.explanation for v in verdicts[:4]]
 
 
 CRITIQUE = Task(
