@@ -22,10 +22,10 @@ CSV = (
 )
 
 
-def _shot(target, name: str) -> None:
-    """A page (full length) or one element of it."""
+def _shot(target, name: str, full_page: bool = True) -> None:
+    """A page (full length unless told) or one element of it."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    options = {"full_page": True} if hasattr(target, "goto") else {}
+    options = {"full_page": full_page} if hasattr(target, "goto") else {}
     target.screenshot(path=str(SHOTS / f"{name}.png"), **options)
 
 
@@ -79,6 +79,8 @@ def test_admin_sets_up_a_project_and_a_rater_labels(live_server, browser, tmp_pa
     page.get_by_test_id("rubrics").wait_for()
     _shot(page, "project-settings")
     page.get_by_test_id("upload-link").click()
+    page.get_by_test_id("upload-form").wait_for()
+    _shot(page, "upload", full_page=False)
     bad = tmp_path / "bad.csv"
     bad.write_text(CSV + "Who?,a,b,C,q4\n")
     page.get_by_test_id("upload-file").set_input_files(str(bad))
@@ -131,6 +133,19 @@ def test_admin_sets_up_a_project_and_a_rater_labels(live_server, browser, tmp_pa
     assert Annotation.objects.get(item_id=item_id, annotator=rater).label == "A"
     assert rater_page.evaluate("window.__pwned") is None
     assert page.evaluate("window.__pwned") is None
+
+    # 5. The admin edits the labelled rubric: a new version; the labelled item keeps the old one.
+    page.goto(f"{live_server.url}/p/support-bot/rubrics/{definition.pk}/")
+    page.get_by_test_id("rubric-has-labels").wait_for()
+    page.fill("input[name=title]", "Which reply helps the customer more?")
+    page.get_by_test_id("rubric-submit").press("Enter")
+    page.get_by_test_id("rubric-versioned").wait_for()
+    new = TaskDefinition.objects.get(project=project, name="helpfulness-v2")
+    assert new.previous_id == definition.pk and new.title == "Which reply helps the customer more?"
+    assert Item.objects.get(pk=item_id).task_id == definition.pk
+    assert TaskDefinition.objects.get(pk=definition.pk).retired
+    assert "helpfulness-v2" in page.get_by_test_id("rubric-versions").inner_text()
+    _shot(page, "rubric-versioned")
 
 
 def test_training_settings_form_in_the_browser(live_server, browser):

@@ -163,7 +163,9 @@ def _preview_context(project, form: RubricForm, definition) -> dict:
         errors = [str(e) for field in form.errors.values() for e in field]
         return {"preview_error": " ".join(errors)}
     task = form.cleaned_data["task"]
-    sample = Item.objects.filter(task=definition).first() if definition is not None else None
+    sample = None
+    if definition is not None:  # one of its items, or of the version it replaced
+        sample = Item.objects.filter(task__in=[definition.pk, definition.previous_id]).first()
     context = {
         field: sample.context.get(field, "") if sample else PREVIEW_TEXT.get(field, f"({field})")
         for field in task.context_fields
