@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
+from pydantic import field_validator
 
 from webapp.annotation.models import Annotation
 from webapp.api.access import project_data
@@ -16,6 +18,7 @@ from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 from webapp.autoraters.selectors import version_promoted_for
 
 router = Router(tags=["judgments"])
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
@@ -24,7 +27,18 @@ class HumanFilter(Schema):
     task: str | None = Field(None, max_length=200)
     annotator: str | None = Field(None, max_length=150)
     current_only: bool = Field(True, description="Only each rater's current revision.")
-    since: datetime | None = Field(None, description="Created at or after this time.")
+    since: datetime | None = Field(
+        None, description="Created at or after this time (ISO 8601, e.g. 2026-01-31T12:00:00Z)."
+    )
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _iso_8601_only(cls, value):
+        # The schema says date-time: a bare number (which pydantic would read as a Unix time)
+        # is refused rather than silently taken.
+        if isinstance(value, str) and not ISO_DATE.match(value):
+            raise ValueError("give an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z")
+        return value
 
 
 class AutoraterFilter(Schema):
