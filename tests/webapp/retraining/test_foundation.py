@@ -138,3 +138,34 @@ def test_settings_pick_a_base_version_and_audit_it(tmp_path):
 
     entry = AuditLog.objects.filter(action="training_settings.update").latest("pk")
     assert entry.summary["changed"]["base_version"] == [None, version.pk]
+
+
+def test_versions_table_shows_the_start_and_the_foundation(client):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    from webapp.annotation.demo import demo_project_ensure
+    from webapp.autoraters.models import AutoraterVersion
+
+    project = demo_project_ensure(n_per_task=3)
+    AutoraterVersion.objects.create(
+        project=project,
+        number=1,
+        checkpoint_dir="/nonexistent",
+        snapshot_hash="f" * 64,
+        config={
+            "start": {
+                "kind": "foundation",
+                "version": 3,
+                "project": "foundation",
+                "tokenizer_sha256": "ab" * 32,
+            },
+            "mixture": {"foundation": {"sha256": "cd" * 32, "tasks": {"t": 0.5}}},
+        },
+        mixture_weights={"t": 0.5, "<b>x</b>": 0.5},
+    )
+    client.force_login(get_user_model().objects.get(username="admin"))
+    page = client.get(reverse("autorater", args=[project.slug])).content.decode()
+    assert "from foundation v3 of foundation, its tokenizer" in page
+    assert "abababab" in page and "cdcdcdcdcdcd" in page
+    assert "<b>x</b>" not in page  # task names are escaped
