@@ -5,30 +5,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0007_item_queue_db_defaults'),
+        ("annotation", "0007_item_queue_db_defaults"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='heldout_percent',
+            model_name="project",
+            name="heldout_percent",
             field=models.PositiveSmallIntegerField(default=20),
         ),
         migrations.AddField(
-            model_name='taskdefinition',
-            name='previous',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='next_versions', to='annotation.taskdefinition'),
+            model_name="taskdefinition",
+            name="previous",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="next_versions",
+                to="annotation.taskdefinition",
+            ),
         ),
         migrations.AddField(
-            model_name='taskdefinition',
-            name='retired',
+            model_name="taskdefinition",
+            name="retired",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='taskdefinition',
-            name='version',
+            model_name="taskdefinition",
+            name="version",
             field=models.PositiveSmallIntegerField(default=1),
         ),
     ]
