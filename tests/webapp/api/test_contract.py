@@ -22,6 +22,10 @@ def _schema():
     # (PostgreSQL cannot store them; the API answers 422): generate none where it should pass.
     # OpenAPI cannot say "no other query parameters", so none are sent as a negative case.
     loaded.config.generation.update(allow_x00=False, codec="utf-8", allow_extra_parameters=False)
+    # A body over the size limit is refused before it is read, with the documented 413: for a
+    # body the schema refuses (e.g. a text over its maxLength) that is a rejection too.
+    rejection = loaded.config.checks.negative_data_rejection
+    rejection.expected_statuses = [*rejection.expected_statuses, "413"]
     return loaded
 
 
