@@ -112,7 +112,7 @@ def main() -> None:
             "rows": args.rows,
             "csv_mib": round(len(text.encode()) / 2**20, 2),
             "stages": {
-                stage: {"seconds": round(seconds, 2), "rows_per_second": round(args.rows / seconds)}
+                stage: {"seconds": round(seconds, 6), "rows_per_second": round(args.rows / seconds)}
                 for stage, seconds in stages.items()
             },
             "total_seconds": round(sum(stages.values()), 2),
