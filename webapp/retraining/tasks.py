@@ -53,14 +53,14 @@ def tailpatch_probe_task(self, probe_id: int, token: str, **kwargs) -> None:
 
 @shared_task(name="ember.default.fold_and_retrain_check")
 def fold_and_retrain_check_task(**kwargs) -> list[int]:
-    from webapp.retraining.services import fold_and_retrain_check
+    from webapp.retraining.beat import fold_and_retrain_check
 
     return fold_and_retrain_check()
 
 
 @shared_task(name="ember.default.recover_jobs")
 def jobs_recover_task(**kwargs) -> dict:
-    from webapp.retraining.services import jobs_recover
+    from webapp.retraining.beat import jobs_recover
 
     return jobs_recover()
 

@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from webapp.annotation.demo import demo_project_ensure
 from webapp.annotation.services import annotation_submit
+from webapp.retraining.beat import fold_and_retrain_check
 from webapp.retraining.models import TrainingRun
 from webapp.retraining.selectors import retrain_backoff_delay, retrain_backoff_for
-from webapp.retraining.services import fold_and_retrain_check, training_run_request
+from webapp.retraining.services import training_run_request
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from judging.task_format import Example, swap_pairwise
 from webapp.annotation.demo import demo_project_ensure
 from webapp.annotation.models import Item
 from webapp.annotation.services import annotation_submit
-from webapp.retraining.services import fold_and_retrain_check
+from webapp.retraining.beat import fold_and_retrain_check
 from webapp.retraining.snapshots import dataset_snapshot_export, heldout_examples
 
 pytestmark = pytest.mark.django_db
