@@ -19,8 +19,9 @@ Every judgment, human or model, is one `Example` of one `Task`. Rendering follow
 The model sees everything up to and including "EVALUATION:\\n<label field>:" and is scored on
 the label that follows.
 
-The module stays whole (about 440 lines, over the ~400 guideline): it is the format's single
-definition. The strict parser reads exactly what the renderer writes, validation and the JSONL
+The module stays whole (about 460 lines, over the ~400 guideline) and does one job: it is the single
+definition of the format. The strict parser reads exactly what the renderer writes (the output
+fields after the verdict included), validation and the JSONL
 reader build the same Task and Example, and the web app, converters, judging and training all
 import these names from this one module; a split would only put the halves behind re-exports.
 """
