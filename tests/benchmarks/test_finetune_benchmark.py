@@ -3,25 +3,11 @@ model side by side: tokens/s, FLOPs from the shapes, MFU and the LoRA / full rat
 
 Timings are not asserted (a shared 2-core machine); the numbers are for the report."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.quick import run_quick
 
 
 def test_finetune_benchmark_quick_reports_json():
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.finetune", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    ).stdout
-    report = json.loads(out)
-    print(json.dumps(report, indent=2), file=sys.stderr)
+    report = run_quick("finetune")
     full, lora = report["full"], report["lora_run"]
     for result in (full, lora):
         assert result["tokens_per_second"] > 0

@@ -2,29 +2,11 @@
 a fresh process) stays below the checkpoint's float32 size, at the parameters plus about one
 tensor; the eager loader's does not."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.quick import run_quick
 
 
 def test_streamed_peak_host_memory_below_fp32_size():
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.loading", "--quick",
-         "--loaders", "streamed_bf16", "streamed_bf16_fsdp4", "eager_fp32"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    ).stdout  # fmt: skip
-    report = json.loads(out)
-    print(json.dumps(report, indent=2), file=sys.stderr)
+    report = run_quick("loading", "--loaders", "streamed_bf16", "streamed_bf16_fsdp4", "eager_fp32")
     sizes, loaders = report["checkpoint"], report["loaders"]
     assert sizes["shards"] == 4 and sizes["fp32_bytes"] == 2 * sizes["bf16_bytes"]
     streamed, eager = loaders["streamed_bf16"], loaders["eager_fp32"]

@@ -2,28 +2,13 @@
 
 Timings are not asserted (a shared 2-core machine); the numbers are for the report."""
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.quick import run_quick
 
 
 def test_training_benchmark_quick_reports_json():
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.training", "--quick"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    ).stdout
-    report = json.loads(out)
-    print(json.dumps(report, indent=2), file=sys.stderr)
+    report = run_quick("training")
     assert set(report["sizes"]) == {"tiny", "small"}
     assert report["headline_size"] == "small"
     for result in report["sizes"].values():
@@ -32,7 +17,7 @@ def test_training_benchmark_quick_reports_json():
         assert all(v == v for v in result["loss_first_last"])  # finite, not NaN
     for key in ("tokens_per_second", "mfu", "ratio_vs_pytorch"):
         assert key in report
-    if env.get("EMBER_TORCH_PYTHON"):
+    if os.environ.get("EMBER_TORCH_PYTHON"):
         for result in report["sizes"].values():
             assert result["ratio_vs_pytorch"] > 0
             assert result["pytorch_tokens_per_second"] > 0
