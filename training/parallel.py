@@ -26,6 +26,8 @@ DATA_AXIS = "data"
 ENV_COORDINATOR = "EMBER_COORDINATOR"
 ENV_NUM_PROCESSES = "EMBER_NUM_PROCESSES"
 ENV_PROCESS_ID = "EMBER_PROCESS_ID"
+# Seconds every process waits for all of them to reach the coordinator (JAX's default: 300).
+ENV_JOIN_TIMEOUT = "EMBER_JOIN_TIMEOUT_SECONDS"
 
 # Arrays smaller than this stay replicated under FSDP (norm scales, biases): sharding them saves
 # nothing and costs a collective.
@@ -56,8 +58,20 @@ def initialize_distributed() -> bool:
     if env is None or jax.distributed.is_initialized():
         return False
     coordinator, num, pid = env
+    timeout = int(os.environ.get(ENV_JOIN_TIMEOUT) or 300)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num, process_id=pid)
+    try:
+        jax.distributed.initialize(
+            coordinator_address=coordinator,
+            num_processes=num,
+            process_id=pid,
+            initialization_timeout=timeout,
+        )
+    except Exception as error:  # noqa: BLE001 - JAX raises bare XlaRuntimeError/RuntimeError
+        raise RuntimeError(
+            f"process {pid} of {num}: the processes did not all join the coordinator "
+            f"{coordinator} within {timeout} s ({type(error).__name__}: {error})"
+        ) from error
     return True
 
 

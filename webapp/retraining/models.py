@@ -148,6 +148,13 @@ class TrainingRun(TimeStampedModel):
     base_checkpoint = models.CharField(max_length=500, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Multi-host training (retraining/hosts.py): how many hosts train the run (EMBER_TRAIN_HOSTS
+    # when it was requested), and its current attempt: the coordinator's address and who joined
+    # ([{"process", "worker", "joined_at"}], process 0 first).
+    hosts = models.PositiveSmallIntegerField(default=1)
+    host_attempt = models.CharField(max_length=32, blank=True)
+    host_coordinator = models.CharField(max_length=200, blank=True)
+    host_joins = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-id"]

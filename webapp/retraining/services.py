@@ -34,6 +34,7 @@ from webapp.retraining.foundation import (
     tokenizer_sha256,
     uses_foundation,
 )
+from webapp.retraining.hosts import HostsStopped, hosts_train
 from webapp.retraining.leases import (
     TRANSIENT_ERRORS,
     Heartbeat,
@@ -152,6 +153,9 @@ def training_run_request(
     variant = variant or project_settings.variant
     if variant not in Variant.values:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(Variant.values)}")
+    # Multi-host training is FLAMe's (retraining/hosts.py); the other variants, whose stages
+    # (a base, probes, written pairs) run in the worker itself, train on one host.
+    hosts = max(1, settings.EMBER_TRAIN_HOSTS) if variant == Variant.FLAME else 1
     config_overrides = dict(config_overrides or {})
     train_config_for(
         preset=settings.EMBER_TRAIN_PRESET,
@@ -171,6 +175,7 @@ def training_run_request(
                 preset=settings.EMBER_TRAIN_PRESET,
                 config_overrides=config_overrides,
                 enqueued_at=timezone.now(),
+                hosts=hosts,
             )
             run_id = run.pk
             transaction.on_commit(lambda: run_enqueue(run_id))
@@ -282,10 +287,14 @@ def training_run_execute(*, run_id: int, resume_token: str | None = None) -> Tra
             db_reset()
             logger.warning("run %s: transient error, will retry: %s", run_id, error)
             raise TransientRunError(run_id, run.lease_token, error) from error
-        except (RunStopped, *variants.cancelled_errors()) as error:
+        except (RunStopped, HostsStopped, *variants.cancelled_errors()) as error:
+            # A multi-host run also stops when a peer's worker is stopping: hand it back too.
+            hand_back = heartbeat.worker_stopping or (
+                isinstance(error, HostsStopped) and error.worker_stop
+            )
             if heartbeat.lost or isinstance(error, LeaseLost):
                 logger.warning("run %s: lease lost; leaving the run to its new holder", run_id)
-            elif heartbeat.worker_stopping and not _cancel_requested(run):
+            elif hand_back and not _cancel_requested(run):
                 # The worker is shutting down: the training state was saved at this step;
                 # queue the run again and send its message now, for the next worker.
                 if run_hand_back(run.pk, run.lease_token):
@@ -480,6 +489,21 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
                 out_dir,
                 state_dir=state_dir / "rm",
                 **train_kwargs,
+            )
+        elif run.hosts > 1:
+            hosts_train(
+                run,
+                heartbeat,
+                progress,
+                {
+                    "tasks": {name: task.to_dict() for name, task in tasks.items()},
+                    "snapshot": str(snapshot.path),
+                    "config": config.to_dict(),
+                    "out_dir": str(out_dir),
+                    "state_dir": str(state_dir),
+                    "init_checkpoint": start.checkpoint or None,
+                },
+                tokenizer=_fresh_tokenizer(start, foundation, project, tasks, examples, config),
             )
         else:
             variants.train_flame(

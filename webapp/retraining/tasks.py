@@ -51,6 +51,14 @@ def tailpatch_probe_task(self, probe_id: int, token: str, **kwargs) -> None:
         ) from error
 
 
+@shared_task(name="ember.train.join_run", acks_late=True)
+def host_join_task(run_id: int, attempt: str, index: int, **kwargs) -> int | None:
+    """Process `index` of a multi-host run's attempt, on this host (retraining/hosts.py)."""
+    from webapp.retraining.hosts import host_join
+
+    return host_join(run_id=run_id, attempt=attempt, index=index)
+
+
 @shared_task(name="ember.default.fold_and_retrain_check")
 def fold_and_retrain_check_task(**kwargs) -> list[int]:
     from webapp.retraining.beat import fold_and_retrain_check

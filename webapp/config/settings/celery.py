@@ -62,6 +62,7 @@ _TRAIN_LIMITS = {
 CELERY_TASK_ANNOTATIONS = {
     "ember.train.execute_run": _TRAIN_LIMITS,
     "ember.train.tailpatch_probe": _TRAIN_LIMITS,
+    "ember.train.join_run": _TRAIN_LIMITS,
     "ember.judge.judge_items": {"soft_time_limit": 1800, "time_limit": 1900},
     "ember.default.fold_and_retrain_check": {"soft_time_limit": 300, "time_limit": 360},
     "ember.default.recover_jobs": {"soft_time_limit": 300, "time_limit": 360},
@@ -81,6 +82,12 @@ EMBER_RUN_MAX_ATTEMPTS = int(os.environ.get("EMBER_RUN_MAX_ATTEMPTS", "3"))
 EMBER_TRANSIENT_RETRIES = int(os.environ.get("EMBER_TRANSIENT_RETRIES", "8"))
 EMBER_TRANSIENT_RETRY_SECONDS = float(os.environ.get("EMBER_TRANSIENT_RETRY_SECONDS", "15"))
 EMBER_RECOVER_SECONDS = float(os.environ.get("EMBER_RECOVER_SECONDS", "60"))
+# Multi-host training (webapp/retraining/hosts.py): hosts per run (one train worker on each),
+# the address peers reach the run's coordinator at (default: this host's address), and how long
+# the run waits for every peer to join before it fails.
+EMBER_TRAIN_HOSTS = int(os.environ.get("EMBER_TRAIN_HOSTS", "1"))
+EMBER_TRAIN_COORDINATOR_HOST = os.environ.get("EMBER_TRAIN_COORDINATOR_HOST", "")
+EMBER_TRAIN_HOSTS_JOIN_SECONDS = float(os.environ.get("EMBER_TRAIN_HOSTS_JOIN_SECONDS", "120"))
 
 CELERY_BEAT_SCHEDULE = {
     "fold-and-retrain-check": {
