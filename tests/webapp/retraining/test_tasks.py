@@ -9,6 +9,7 @@ from webapp.retraining import tasks
 QUEUES = {
     tasks.training_run_execute_task: ("ember.train.execute_run", "train"),
     tasks.tailpatch_probe_task: ("ember.train.tailpatch_probe", "train"),
+    tasks.host_join_task: ("ember.train.join_run", "train"),
     tasks.fold_and_retrain_check_task: ("ember.default.fold_and_retrain_check", "default"),
     tasks.jobs_recover_task: ("ember.default.recover_jobs", "default"),
 }
