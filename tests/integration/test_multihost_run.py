@@ -16,7 +16,7 @@ from tests.integration.faults import fault_env, fault_redis, publish, run_settle
 from webapp.annotation.demo import demo_project_ensure
 from webapp.autoraters.models import AutoraterVersion
 from webapp.retraining.hosts import attempt_folder
-from webapp.retraining.models import TrainingRun
+from webapp.retraining.models import TrainingRun, TrainingSettings
 from webapp.retraining.services import _latest_state_step
 from webapp.retraining.tasks import training_run_execute_task
 
@@ -55,6 +55,22 @@ def test_retrain_button_trains_one_run_on_two_worker_processes(
         status = wait_until(finished, timeout=400, interval=0.5, what="the 2-host run")
         run = TrainingRun.objects.get(project=project)
         assert status == "succeeded", run.error + second.log()[-3000:]
+        shown = page.get_by_test_id("run-host").all_inner_texts()
+
+        # The next retrain continues from the live version, with its tokenizer, on both hosts
+        # (the base is a version: this test deployment has no foundation to start from).
+        first = AutoraterVersion.objects.get(training_run=run)
+        TrainingSettings.objects.filter(project=project).update(
+            base=TrainingSettings.Base.VERSION, base_version=first
+        )
+        page.get_by_test_id("retrain").click()
+        page.wait_for_function(
+            f"document.querySelector('[data-testid=run-panel]').innerText"
+            f".includes('Run {run.pk + 1} ')"
+        )
+        status = wait_until(finished, timeout=400, interval=0.5, what="the second 2-host run")
+        again = TrainingRun.objects.get(pk=run.pk + 1)
+        assert status == "succeeded", again.error + second.log()[-3000:]
     finally:
         second.stop()
 
@@ -63,7 +79,6 @@ def test_retrain_button_trains_one_run_on_two_worker_processes(
     assert [join["process"] for join in joins] == [0, 1]
     assert joins[0]["worker"] == run.worker  # the run's holder is process 0
     assert joins[0]["worker"] != joins[1]["worker"]  # two worker processes
-    shown = page.get_by_test_id("run-host").all_inner_texts()
     assert shown == [f"process {j['process']} on {j['worker']}" for j in joins]
 
     version = AutoraterVersion.objects.get(training_run=run)
@@ -75,6 +90,14 @@ def test_retrain_button_trains_one_run_on_two_worker_processes(
     assert (folder / "process1.exit").read_text() == "0"
     second_worker = [j for j in joins if j["worker"].endswith(f":{second.process.pid}")]
     assert len(second_worker) == 1  # the second worker process was one of the two hosts
+
+    continued = AutoraterVersion.objects.get(training_run=again)
+    start = continued.config["start"]
+    assert start["kind"] == "live" and start["checkpoint"] == version.checkpoint_dir
+    assert continued.config["tokenizer_sha256"] == version.config["tokenizer_sha256"]
+    assert sorted(j["process"] for j in again.host_joins) == [0, 1]
+    metadata = json.loads((Path(continued.checkpoint_dir) / "metadata.json").read_text())
+    assert metadata["processes"] == 2 and metadata["init_checkpoint"] == version.checkpoint_dir
 
 
 def test_a_run_whose_peer_does_not_join_fails_with_a_clear_message(
