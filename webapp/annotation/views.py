@@ -121,7 +121,8 @@ def _item_context(
 def _verdict_context(project: Project, item: Item) -> dict:
     version = version_promoted_for(project.pk)
     judgment = judgment_for(item_id=item.pk, version=version) if version else None
-    return {"version": version, "judgment": judgment}
+    trained = (version.config.get("per_task_examples") or {}) if version else {}
+    return {"version": version, "judgment": judgment, "trained_on_task": item.task.name in trained}
 
 
 def _panel(request: HttpRequest, context: dict) -> HttpResponse:

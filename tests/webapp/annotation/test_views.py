@@ -101,3 +101,41 @@ def test_multi_turn_prompts_are_shown_as_turns_and_escaped(rater_client, project
     body = rater_client.get(reverse("queue", args=[project.slug])).content.decode()
     assert body.count('class="turn turn-') == 2
     assert "<script>window.__pwned" not in body
+
+
+def test_a_verdict_outside_the_labels_says_so_and_whether_the_task_was_trained(
+    rater_client, project
+):
+    from webapp.annotation.services import annotation_submit
+    from webapp.autoraters.models import AutoraterVersion, ModelJudgment
+
+    item = project.items.first()
+    rater = get_user_model().objects.get(username="rater")
+    annotation_submit(item=item, annotator=rater, label="A", submission_key="k")
+    version = AutoraterVersion.objects.create(
+        project=project,
+        number=1,
+        status="promoted",
+        checkpoint_dir="-",
+        snapshot_hash="-",
+        config={"per_task_examples": {"another_task": 10}},
+    )
+    ModelJudgment.objects.create(
+        item=item,
+        version=version,
+        label="",
+        confidence=0.4,
+        probabilities={"A": 0.4, "B": 0.35},
+        valid=False,
+        format_version="t",
+    )
+    url = reverse("autorater-verdict", args=[project.slug, item.pk])
+    page = rater_client.get(url).content.decode()
+    assert 'data-testid="autorater-label">no verdict<' in page
+    assert "has not been trained on this task yet" in page
+    assert "P(A) = 0.400" in page and "autorater-confidence" not in page
+
+    version.config = {"per_task_examples": {item.task.name: 10}}
+    version.save()
+    page = rater_client.get(url).content.decode()
+    assert "no verdict" in page and "has not been trained on this task" not in page
