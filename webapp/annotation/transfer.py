@@ -53,6 +53,10 @@ GOLD_NEEDS_LABEL = (
 TASK_CONFLICT = (
     "{where}: task {name!r} already exists in project {project!r} with a different definition"
 )
+TASK_RETIRED = (
+    "{where}: task {name!r} of project {project!r} is retired (its rubric was edited after it had "
+    "labels); new items go to its current version {current!r}: name that task instead"
+)
 
 
 @dataclasses.dataclass
@@ -80,11 +84,27 @@ def _definition_for(project: Project, task: Task, known: dict, where: str) -> Ta
         definition = TaskDefinition.objects.filter(project=project, name=task.name).first()
         if definition is None:
             definition = TaskDefinition.objects.create(project=project, **task.to_dict())
+        elif definition.retired:
+            raise ValidationError(
+                TASK_RETIRED.format(
+                    where=where,
+                    name=task.name,
+                    project=project.name,
+                    current=_current_version(definition).name,
+                )
+            )
         elif task_of(definition) != task:
             raise ValidationError(
                 TASK_CONFLICT.format(where=where, name=task.name, project=project.name)
             )
         known[task.name] = definition
+    return definition
+
+
+def _current_version(definition: TaskDefinition) -> TaskDefinition:
+    """The newest version a retired task was edited into."""
+    while (following := definition.next_versions.order_by("-version").first()) is not None:
+        definition = following
     return definition
 
 

@@ -188,6 +188,35 @@ def test_editing_a_labelled_rubric_makes_a_new_version(admin, project):
     assert not third.new_version  # v2 has no labels yet
 
 
+def test_an_import_naming_a_retired_rubric_is_refused_with_its_current_version(
+    admin, project, tmp_path
+):
+    import json
+
+    from django.core.exceptions import ValidationError
+
+    from webapp.annotation.transfer import examples_import
+
+    definition = rubric_create(project=project, task=pairwise_task("pairs"), actor=admin)
+    context = {"question": "q", "response A": "a", "response B": "b"}
+    items_create(
+        project=project,
+        definition=definition,
+        examples=[Example(task="pairs", id="1", context=context)],
+    )
+    annotation_submit(item=Item.objects.get(), annotator=admin, label="A", submission_key="k")
+    rubric_update(definition=definition, task=pairwise_task("pairs", title="New"), actor=admin)
+    path = tmp_path / "more.jsonl"
+    line = {"task": pairwise_task("pairs").to_dict(), "id": "2", "context": context}
+    path.write_text(json.dumps(line) + "\n")
+    with pytest.raises(ValidationError) as refused:
+        examples_import(project=project, path=path)
+    message = refused.value.messages[0]
+    assert f"{path}:1" in message and "'pairs'" in message and "is retired" in message
+    assert "current version 'pairs-v2'" in message
+    assert Item.objects.count() == 1  # nothing written
+
+
 def test_editing_through_the_page_says_a_version_was_made(client, admin, project):
     definition = rubric_create(project=project, task=classification_task("safety"), actor=admin)
     items_create(
