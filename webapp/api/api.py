@@ -7,7 +7,7 @@ from django.conf import settings
 from ninja import NinjaAPI
 from ninja.throttling import AuthRateThrottle
 
-from webapp.api import errors
+from webapp.api import errors, interchange
 from webapp.api.auth import TokenAuth
 from webapp.api.openapi import document_statuses
 from webapp.api.parser import StorableTextParser
@@ -18,7 +18,12 @@ class EmberApi(NinjaAPI):
     """The API, whose schema documents every status each operation can answer."""
 
     def get_openapi_schema(self, *args, **kwargs):
-        return document_statuses(super().get_openapi_schema(*args, **kwargs))
+        schema = super().get_openapi_schema(*args, **kwargs)
+        # The pushed items' body is read by hand (JSON or NDJSON): its models join by name.
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(
+            interchange.openapi_components()
+        )
+        return document_statuses(schema)
 
 
 api = EmberApi(

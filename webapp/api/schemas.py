@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from django.conf import settings
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
-from webapp.annotation.transfer import DEFAULT_HELDOUT_PERCENT
 from webapp.retraining.models import TrainingRun
 
 
@@ -76,37 +74,6 @@ class ItemOut(Schema):
     @staticmethod
     def resolve_task(obj) -> str:
         return obj.task.name
-
-
-def max_items() -> int:
-    return settings.EMBER_API_MAX_ITEMS_PER_REQUEST
-
-
-class ItemsIn(Schema):
-    examples: list[dict[str, Any]] = Field(
-        ...,
-        min_length=1,
-        description=(
-            "Interchange JSONL lines as objects: task (a task definition, or the name of one "
-            "given earlier or already in the project), id, context, reference, label, ..."
-        ),
-    )
-    heldout_percent: int = Field(
-        DEFAULT_HELDOUT_PERCENT,
-        ge=0,
-        le=100,
-        description=(
-            "Share held out of training, split by content; the promotion gate compares "
-            "autorater versions on held-out labels, so 0 leaves it nothing to compare on."
-        ),
-    )
-    gold: bool = Field(
-        False,
-        description=(
-            "These examples are gold: their labels are the known answers (every example needs "
-            "a label); rater accuracy is measured on them."
-        ),
-    )
 
 
 class ImportOut(Schema):
