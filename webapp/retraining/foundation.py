@@ -194,6 +194,45 @@ def uses_foundation(project: Project, project_settings: TrainingSettings) -> Fou
     return foundation_current()
 
 
+START_LABELS = (
+    "Task {task!r}: label{s} {labels} {are} not one token of the tokenizer this retrain keeps "
+    "(its start: {start}). A retrain continues from its start with that tokenizer, so a task's "
+    "labels must be ones it scores as one token (it does score: {known}). Rename the labels "
+    "(the rubric's page), or set the base to 'From scratch' on the autorater page."
+)
+
+
+def start_labels_check(start: Start, tasks) -> None:
+    """Before training: ValueError saying what to do when the start's Ember tokenizer cannot
+    score a task's labels as one token (a pretrained tokenizer trains labels spelled whole)."""
+    if not start.checkpoint:
+        return
+    from judging.checkpoint import TOKENIZER_FILE, read_tokenizer
+    from judging.tokenizer import JudgeTokenizer
+
+    path = Path(start.checkpoint) / TOKENIZER_FILE
+    if not path.exists():
+        return
+    tokenizer = read_tokenizer(path)
+    if type(tokenizer) is not JudgeTokenizer:
+        return
+    for task in tasks:
+        missing = [label for label in task.labels if not tokenizer.has_single_token(label)]
+        if missing:
+            known = [label for label in RESERVED_LABELS if tokenizer.has_single_token(label)]
+            where = start.kind + (f" v{start.version.number}" if start.version else "")
+            raise ValueError(
+                START_LABELS.format(
+                    task=task.name,
+                    s="s" if len(missing) > 1 else "",
+                    labels=", ".join(repr(label) for label in missing),
+                    are="are" if len(missing) > 1 else "is",
+                    start=f"{where}, {start.checkpoint}",
+                    known=", ".join(known) or "none of the usual labels",
+                )
+            )
+
+
 def _version_start(version: AutoraterVersion | None, kind: str) -> Start | None:
     if version is not None and Path(version.checkpoint_dir).is_dir():
         return Start(checkpoint=version.checkpoint_dir, kind=kind, version=version)

@@ -31,6 +31,7 @@ from webapp.retraining.foundation import (
     mixture_lineage,
     run_start,
     run_weights,
+    start_labels_check,
     tokenizer_sha256,
     uses_foundation,
 )
@@ -434,6 +435,7 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     if weights is not None:
         config = config.replace(mixture_weights=weights)
     start = _start(run, project, project_settings)
+    start_labels_check(start, [tasks[name] for name in sorted(own_tasks)])
     state_dir = root / "train-state" / f"run{run.pk}"
     out_dir = root / "checkpoints" / f"{project.slug}-run{run.pk}"
     # A run that got this far before (another attempt, a retry, a stopping worker's hand-back)

@@ -169,3 +169,22 @@ def test_versions_table_shows_the_start_and_the_foundation(client):
     assert "from foundation v3 of foundation, its tokenizer" in page
     assert "abababab" in page and "cdcdcdcdcdcd" in page
     assert "<b>x</b>" not in page  # task names are escaped
+
+
+def test_a_start_whose_tokenizer_cannot_score_a_task_label_is_refused_with_what_to_do(tmp_path):
+    from judging.checkpoint import write_tokenizer
+    from judging.tokenizer import train_tokenizer
+    from tests.factories import classification_task
+    from webapp.retraining.foundation import Start, start_labels_check
+
+    tokenizer = train_tokenizer(["a few words of text"] * 4, 300, labels=["A", "B", "yes", "no"])
+    write_tokenizer(tmp_path / "tokenizer.json", tokenizer)
+    start = Start(checkpoint=str(tmp_path), kind="path")
+    start_labels_check(start, [classification_task("fits", labels=("yes", "no"))])
+    with pytest.raises(ValueError) as refused:
+        start_labels_check(start, [classification_task("new", labels=("yes", "zzqx", "qqzx"))])
+    message = str(refused.value)
+    assert "Task 'new': labels 'zzqx', 'qqzx' are not one token" in message
+    assert f"(its start: path, {tmp_path})" in message
+    assert "yes, no" in message and "'From scratch'" in message
+    start_labels_check(Start(), [classification_task("new", labels=("zzqx",))])  # from scratch
