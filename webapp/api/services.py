@@ -15,7 +15,7 @@ from django.utils import timezone
 from webapp.annotation.models import Project
 from webapp.annotation.selectors import user_admins_any_project
 from webapp.api.models import ApiToken, JudgeJob
-from webapp.audit.services import audit_record
+from webapp.audit.services import Via, audit_record
 
 TOKEN_START = "ember"
 SCOPE_ORDER = ("read", "write", "admin")
@@ -37,8 +37,11 @@ def scopes_expand(scopes: Sequence[str]) -> frozenset[str]:
     return frozenset(SCOPE_ORDER[: top + 1])
 
 
-def token_create(*, user, name: str, scopes: Sequence[str]) -> tuple[ApiToken, str]:
-    """A new token for the user. Returns (token, secret): the secret is not stored anywhere."""
+def token_create(
+    *, user, name: str, scopes: Sequence[str], via: Via | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for the user. Returns (token, secret): the secret is not stored anywhere.
+    Audited as "token.create" (with the request's address when `via` is given)."""
     name = (name or "").strip()
     if not name:
         raise ValidationError(NAME_REQUIRED)
@@ -56,7 +59,9 @@ def token_create(*, user, name: str, scopes: Sequence[str]) -> tuple[ApiToken, s
         token = ApiToken.objects.create(
             user=user, name=name[:100], prefix=prefix, token_hash=token_hash(secret), scopes=scopes
         )
-        audit_record(actor=user, action="token.create", obj=token, summary={"scopes": scopes})
+        audit_record(
+            actor=user, action="token.create", via=via, obj=token, summary={"scopes": scopes}
+        )
     return token, secret
 
 
@@ -77,14 +82,16 @@ def token_authenticate(secret: str) -> ApiToken | None:
     return token
 
 
-def token_revoke(*, token: ApiToken, by) -> ApiToken:
+def token_revoke(*, token: ApiToken, by, via: Via | None = None) -> ApiToken:
     """Revoke a token (idempotent): it stops working at once and stays listed as revoked."""
     with transaction.atomic():
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
         if updated:
-            audit_record(actor=by, action="token.revoke", obj=token, summary={"name": token.name})
+            audit_record(
+                actor=by, action="token.revoke", via=via, obj=token, summary={"name": token.name}
+            )
     token.refresh_from_db()
     return token
 

@@ -12,6 +12,7 @@ from webapp.annotation.selectors import user_admins_any_project
 from webapp.api.models import ApiToken
 from webapp.api.selectors import tokens_for_user
 from webapp.api.services import SCOPE_ORDER, token_create, token_revoke
+from webapp.audit.services import Via
 
 
 def _context(request: HttpRequest, **extra) -> dict:
@@ -33,6 +34,7 @@ def token_create_view(request: HttpRequest) -> HttpResponse:
             user=request.user,
             name=request.POST.get("name", ""),
             scopes=request.POST.getlist("scopes"),
+            via=Via.of(request),
         )
     except ValidationError as error:
         context = _context(request, error="; ".join(error.messages))
@@ -45,5 +47,5 @@ def token_create_view(request: HttpRequest) -> HttpResponse:
 def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
     # Only the owner's tokens are found: someone else's token id is a 404.
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
-    token_revoke(token=token, by=request.user)
+    token_revoke(token=token, by=request.user, via=Via.of(request))
     return render(request, "api/tokens.html", _context(request, revoked=token))

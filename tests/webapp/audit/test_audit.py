@@ -92,6 +92,18 @@ def _interchange(tmp_path, seed: int):
 # --- the web pages --------------------------------------------------------------------------
 
 
+def test_token_page_create_and_revoke(users):
+    from webapp.api.models import ApiToken
+
+    client = _page(users, "analyst")
+    response = client.post(reverse("api-token-create"), {"name": "ci", "scopes": ["read"]})
+    assert response.status_code == 200
+    token = ApiToken.objects.get(user=users["analyst"])
+    _from_page(_only_row("token.create"), users["analyst"], token)
+    client.post(reverse("api-token-revoke", args=[token.pk]))
+    _from_page(_only_row("token.revoke"), users["analyst"], token)
+
+
 def test_promote_page(project, users):
     version = _version(project, 1, "candidate")
     response = _page(users, "admin").post(reverse("version-promote", args=[version.pk]))
