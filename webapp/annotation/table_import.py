@@ -14,6 +14,7 @@ import io
 import json
 import secrets
 import tempfile
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -338,3 +339,31 @@ def job_run(token: str) -> dict:
     _write(progress_path, state)
     _job_path(token, "job").unlink(missing_ok=True)
     return state
+
+
+# --- stored uploads that were never imported (the mapping step left) or are long finished ------
+
+# An import still queued or running keeps its files this many times longer (a worker may be
+# down for a while); a worker that died mid-import redelivers it (acks_late).
+PENDING_FACTOR = 7
+
+
+def uploads_sweep(keep_seconds: float, now: float | None = None) -> list[str]:
+    """Delete the stored rows and job files of uploads untouched for `keep_seconds` (the mapping
+    step left, or the import long done); returns the tokens swept."""
+    now = time.time() if now is None else now
+    newest: dict[str, float] = {}
+    for path in _upload_dir().iterdir():
+        token = path.name.lstrip(".").split(".", 1)[0]
+        if len(token) == 32 and set(token) <= TOKEN_CHARS:
+            newest[token] = max(newest.get(token, 0.0), path.stat().st_mtime)
+    swept = []
+    for token, touched in sorted(newest.items()):
+        progress = job_progress(token) or {}
+        pending = progress.get("state") in ("queued", "running")
+        if now - touched < keep_seconds * (PENDING_FACTOR if pending else 1):
+            continue
+        for path in _upload_dir().glob(f"*{token}*"):
+            path.unlink(missing_ok=True)
+        swept.append(token)
+    return swept

@@ -82,6 +82,8 @@ EMBER_RUN_MAX_ATTEMPTS = int(os.environ.get("EMBER_RUN_MAX_ATTEMPTS", "3"))
 EMBER_TRANSIENT_RETRIES = int(os.environ.get("EMBER_TRANSIENT_RETRIES", "8"))
 EMBER_TRANSIENT_RETRY_SECONDS = float(os.environ.get("EMBER_TRANSIENT_RETRY_SECONDS", "15"))
 EMBER_RECOVER_SECONDS = float(os.environ.get("EMBER_RECOVER_SECONDS", "60"))
+# Uploads left at the column-mapping step (or imported) are deleted after this long (hourly).
+EMBER_UPLOAD_KEEP_SECONDS = float(os.environ.get("EMBER_UPLOAD_KEEP_SECONDS", 24 * 3600))
 # Multi-host training (webapp/retraining/hosts.py): hosts per run (one train worker on each),
 # the address peers reach the run's coordinator at (default: this host's address), and how long
 # the run waits for every peer to join before it fails.
@@ -97,5 +99,9 @@ CELERY_BEAT_SCHEDULE = {
     "recover-jobs": {
         "task": "ember.default.recover_jobs",
         "schedule": schedule(EMBER_RECOVER_SECONDS),
+    },
+    "uploads-sweep": {
+        "task": "ember.default.uploads_sweep",
+        "schedule": schedule(3600.0),
     },
 }
