@@ -58,6 +58,7 @@ def test_types_and_lengths_the_schema_states_are_refused_by_it(push):
     assert push([{"task": long_name, "context": {"text": "x"}}], 422)["error"]["details"]
     long_title = {**RATING, "title": "t" * 501}
     assert push([{"task": long_title, "context": {"text": "x"}}], 422)["error"]["details"]
+    assert push([{**line, "provenance": 5}], 422)["error"]["details"]  # was a server error
     open_ended = {**RATING, "type": "open_ended", "labels": ["a"]}
     del open_ended["scale"]
     assert push([{"task": open_ended, "context": {"text": "x"}}], 422)["error"]["details"]
