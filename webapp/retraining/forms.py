@@ -6,7 +6,12 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from webapp.retraining.models import TrainingSettings, Variant
+from webapp.retraining.models import (
+    SELF_TAUGHT_MAX_ROUNDS,
+    SELF_TAUGHT_MAX_SAMPLES,
+    TrainingSettings,
+    Variant,
+)
 from webapp.retraining.services import TRAINING_SETTINGS_FIELDS, train_config_for
 
 
@@ -16,6 +21,12 @@ class RetrainForm(forms.Form):
 
 # The foundation's settings (base, share, no-forgetting tolerance): optional in a post.
 FOUNDATION_FIELDS = ("base", "base_path", "project_share", "gate_foundation_tolerance")
+# The Self-Taught variant's settings, also optional in a post; their bounds are the model's.
+SELF_TAUGHT_FIELDS = {
+    "self_taught_rounds": (1, SELF_TAUGHT_MAX_ROUNDS),
+    "self_taught_samples": (1, SELF_TAUGHT_MAX_SAMPLES),
+}
+OPTIONAL_FIELDS = (*FOUNDATION_FIELDS, *SELF_TAUGHT_FIELDS)
 
 
 class TrainingSettingsForm(forms.ModelForm):
@@ -60,9 +71,15 @@ class TrainingSettingsForm(forms.ModelForm):
             from webapp.retraining.foundation import foundation_status_text
 
             self.fields["base"].help_text = foundation_status_text()
-        for name in FOUNDATION_FIELDS:  # left out of a post: the current value stays
+        for name in OPTIONAL_FIELDS:  # left out of a post: the current value stays
             if name in self.fields:
                 self.fields[name].required = False
+        for name, (low, high) in SELF_TAUGHT_FIELDS.items():
+            if name in self.fields:
+                # The model's bounds and messages (not the form's generic ">= 0").
+                field = self.fields[name]
+                field.validators = list(TrainingSettings._meta.get_field(name).validators)
+                field.widget.attrs.update(min=low, max=high, step=1)
         if "base_version" in self.fields:
             # A base: this project's versions or the foundation's (not other teams').
             from django.db.models import Q
@@ -79,6 +96,9 @@ class TrainingSettingsForm(forms.ModelForm):
         cleaned = super().clean()
         for name in FOUNDATION_FIELDS:
             if name in self.fields and cleaned.get(name) in (None, "") and name not in self.data:
+                cleaned[name] = getattr(self.instance, name)
+        for name in SELF_TAUGHT_FIELDS:  # left out or left empty: the current value stays
+            if name in self.fields and cleaned.get(name) is None and name not in self.errors:
                 cleaned[name] = getattr(self.instance, name)
         for name in (
             "gate_agreement_tolerance",

@@ -1,10 +1,12 @@
 """Training runs: a state machine moved under a row lock (queued -> running -> done), the
-per-project training settings (variant, mixture weights, promotion gate) and tail-patch probes.
+per-project training settings (variant, mixture weights, promotion gate, Self-Taught rounds
+and samples) and tail-patch probes.
 
-"Variant" is the training algorithm (FLAMe, FLAMe-RM, FLAMe-Opt-RM); "recipe" means only the
-public-data pipeline in training/recipes/."""
+"Variant" is the training algorithm (FLAMe, FLAMe-RM, FLAMe-Opt-RM, Self-Taught); "recipe" means
+only the public-data pipeline in training/recipes/."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from webapp.common.models import TimeStampedModel
@@ -22,6 +24,11 @@ class Variant(models.TextChoices):
     # Self-Taught: from the live version, the loop that writes its own pairs from the project's
     # instructions (training/variants/self_taught_loop.py); its rounds go into the report.
     SELF_TAUGHT = "self-taught", "Self-Taught (writes its own pairs)"
+
+
+# The bounds of the Self-Taught settings (each round and each sample is a pass of generation).
+SELF_TAUGHT_MAX_ROUNDS = 10
+SELF_TAUGHT_MAX_SAMPLES = 32
 
 
 class TrainingSettings(TimeStampedModel):
@@ -65,6 +72,30 @@ class TrainingSettings(TimeStampedModel):
     # The project's tasks' share of the training mixture (the foundation's tasks get the rest).
     project_share = models.FloatField(
         default=0.5, help_text="The project's share of the training mixture, 0-1."
+    )
+    # Self-Taught only (the other variants ignore them): the loop's rounds and the judgments
+    # it samples per written pair (training/variants/self_taught_loop.py).
+    self_taught_rounds = models.PositiveSmallIntegerField(
+        "Self-Taught rounds",
+        default=1,
+        validators=[
+            MinValueValidator(1, "At least 1 round."),
+            MaxValueValidator(SELF_TAUGHT_MAX_ROUNDS, "At most %(limit_value)s rounds."),
+        ],
+        help_text="Self-Taught variant only: rounds of writing pairs, judging them and "
+        f"retraining, 1-{SELF_TAUGHT_MAX_ROUNDS}.",
+    )
+    self_taught_samples = models.PositiveSmallIntegerField(
+        "Self-Taught samples",
+        default=4,
+        validators=[
+            MinValueValidator(1, "At least 1 judgment per pair."),
+            MaxValueValidator(
+                SELF_TAUGHT_MAX_SAMPLES, "At most %(limit_value)s judgments per pair."
+            ),
+        ],
+        help_text="Self-Taught variant only: judgments sampled per written pair (a pair is kept "
+        f"when one is right), 1-{SELF_TAUGHT_MAX_SAMPLES}.",
     )
 
     def __str__(self) -> str:

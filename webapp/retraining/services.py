@@ -82,6 +82,8 @@ def training_settings_for(project: Project) -> TrainingSettings:
 # What an admin may change in a project's training settings (the settings form's fields).
 TRAINING_SETTINGS_FIELDS = (
     "variant",
+    "self_taught_rounds",
+    "self_taught_samples",
     "mixture_weights",
     "config_overrides",
     "gate_agreement_tolerance",
@@ -474,6 +476,8 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
             config,
             out_dir,
             heldout=heldout_examples(project),
+            rounds=project_settings.self_taught_rounds,
+            samples=project_settings.self_taught_samples,
             should_stop=heartbeat.should_stop,
         )
     if run.variant == Variant.RM:
@@ -559,6 +563,7 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
             "tokenizer_sha256": tokenizer_sha256(out_dir),
             "project_share": None if foundation is None else project_settings.project_share,
             "mixture": mixture_lineage(trained_weights, foundation, own_tasks),
+            **_self_taught_lineage(run, out_dir),
         },
         metrics=evaluation["metrics"],
         incumbent_metrics=evaluation["incumbent_metrics"],
@@ -588,6 +593,18 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
         _run_update(run, phase=TrainingRun.Phase.PROMOTING)
         version_promote(version=version)
     _run_finish(run, TrainingRun.Status.SUCCEEDED, phase=TrainingRun.Phase.DONE)
+
+
+def _self_taught_lineage(run: TrainingRun, out_dir: Path) -> dict:
+    """A Self-Taught version's rounds and samples per pair, as its loop ran them (its report
+    in the checkpoint; the settings may have changed since, e.g. before a resume)."""
+    report = out_dir / variants.SELF_TAUGHT_REPORT
+    if run.variant != Variant.SELF_TAUGHT or not report.exists():
+        return {}
+    import json
+
+    loop = json.loads(report.read_text("utf-8"))
+    return {"self_taught": {"rounds": len(loop["rounds"]) - 1, "samples": loop["samples"]}}
 
 
 def _evaluate(run, project_settings, candidate, tasks, train_examples, foundation, start) -> dict:

@@ -91,3 +91,59 @@ def test_bad_values_are_named_at_their_field(admin, project, field, value, messa
     after_field = body.split(f'name="{field}"', 1)[1]
     assert message in after_field.split(' name="', 1)[0]  # before the next field
     assert TrainingSettings.objects.get(project=project).config_overrides == {}
+
+
+def test_self_taught_rounds_and_samples_are_typed_settings_and_audited(admin, project):
+    from webapp.audit.models import AuditLog
+
+    page = admin.get(reverse("autorater", args=[project.slug])).content.decode()
+    form = page.split("training-settings-form", 1)[1]
+    for name, value, low, high in (("rounds", 1, 1, 10), ("samples", 4, 1, 32)):
+        field = form.split(f'name="self_taught_{name}"', 1)[1].split(">", 1)[0]
+        assert f'min="{low}"' in field and f'max="{high}"' in field and f'value="{value}"' in field
+        assert 'type="number"' in form.split(f'name="self_taught_{name}"', 1)[0].rsplit("<", 1)[1]
+        # The input's aria-describedby names its help text.
+        assert f'aria-describedby="id_self_taught_{name}_helptext"' in field
+        assert f'id="id_self_taught_{name}_helptext"' in form
+    assert "Self-Taught variant only: rounds of writing pairs" in form
+    assert "Self-Taught variant only: judgments sampled per written pair" in form
+
+    url = reverse("training-settings", args=[project.slug])
+    posted = {**_base(project), "self_taught_rounds": "3", "self_taught_samples": "8"}
+    assert admin.post(url, posted).status_code == 200
+    saved = TrainingSettings.objects.get(project=project)
+    assert (saved.self_taught_rounds, saved.self_taught_samples) == (3, 8)
+    entry = AuditLog.objects.filter(action="training_settings.update").latest("pk")
+    assert entry.summary["changed"] == {"self_taught_rounds": [1, 3], "self_taught_samples": [4, 8]}
+    # Left out of a post (a script, an older page) or left empty: the saved values stay.
+    without = {k: v for k, v in _base(project).items() if not k.startswith("self_taught")}
+    assert admin.post(url, {**without, "self_taught_samples": ""}).status_code == 200
+    saved.refresh_from_db()
+    assert (saved.self_taught_rounds, saved.self_taught_samples) == (3, 8)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("self_taught_rounds", "0", "At least 1 round."),
+        ("self_taught_rounds", "11", "At most 10 rounds."),
+        ("self_taught_rounds", "2.5", "Enter a whole number."),
+        ("self_taught_samples", "-1", "At least 1 judgment per pair."),
+        ("self_taught_samples", "33", "At most 32 judgments per pair."),
+    ],
+)
+def test_self_taught_values_out_of_bounds_are_refused_at_their_field(
+    admin, project, field, value, message
+):
+    from webapp.audit.models import AuditLog
+
+    url = reverse("training-settings", args=[project.slug])
+    response = admin.post(url, {**_base(project), field: value})
+    body = response.content.decode()
+    assert response.status_code == 400
+    after_field = body.split(f'name="{field}"', 1)[1]
+    assert message in after_field.split(' name="', 1)[0]  # before the next field
+    assert body.count(message) == 1
+    saved = TrainingSettings.objects.get(project=project)
+    assert (saved.self_taught_rounds, saved.self_taught_samples) == (1, 4)
+    assert not AuditLog.objects.filter(action="training_settings.update").exists()
