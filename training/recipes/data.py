@@ -33,6 +33,7 @@ from judging.task_format import (
     swap_pairwise,
 )
 from training.recipes.profiles import Profile
+from training.recipes.rationales import letter_positions, rewrite_rationale
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -55,6 +56,9 @@ EXCLUDED_SOURCES: dict[str, str] = {
 }
 TEACHER_SOURCE = "alpaca-eval-judgments"
 TEACHER_TASK = "alpaca-eval-judgments/preference-llm-judge"
+# The teacher records whose judge gave a rationale, trained on the verdict and the rationale.
+TEACHER_COT_TASK = "alpaca-eval-judgments/preference-llm-judge-cot"
+TEACHER_TASKS = (TEACHER_TASK, TEACHER_COT_TASK)
 TEACHER_LICENSE = "CC BY-NC 4.0 (labels by GPT-4-family / Claude v1 judges)"
 
 SELF_TAUGHT_PREFIX = "self-taught/"
@@ -255,20 +259,57 @@ def fit_to_window(
     return fitted
 
 
+def fit_leaving_room(
+    task: Task,
+    example: Example,
+    profile: Profile,
+    count_tokens: Callable[[str], int],
+    window: int,
+    room: int,
+    view: int = 0,
+) -> Example:
+    """`fit_to_window` into `window - room` tokens, leaving `room` for what follows the prompt
+    (the verdict, an explanation, EOS). Without `prompt_chars` (fixed character budgets) and
+    when the floor `judged_chars` does not let it fit, the character budgets are scaled down
+    until the prompt fits. `room` 0 is `fit_to_window` itself."""
+    limit = window - room
+    fitted = fit_to_window(task, example, profile, count_tokens, limit, view)
+    if not room:
+        return fitted
+    for _ in range(8):
+        tokens = count_tokens(render_prompt(task, fitted))
+        if tokens <= limit:
+            break
+        scale = limit / tokens
+        profile = dataclasses.replace(
+            profile,
+            judged_chars=max(16, int(profile.judged_chars * scale) - 8),
+            context_chars=max(16, int(profile.context_chars * scale) - 8),
+            reference_chars=max(16, int(profile.reference_chars * scale) - 8),
+            prompt_chars=None
+            if profile.prompt_chars is None
+            else max(64, int(profile.prompt_chars * scale)),
+        )
+        fitted = fit_to_window(task, example, profile, count_tokens, limit, view)
+    return fitted
+
+
 def training_views(
     task: Task,
     example: Example,
     profile: Profile,
     count_tokens: Callable[[str], int],
     window: int,
+    room: int = 0,
 ) -> list[Example]:
     """The example's `profile.train_views` distinct fitted views (fewer when its judged fields
-    are short enough that the views coincide)."""
+    are short enough that the views coincide); `room`: tokens left free after the prompt
+    (`fit_leaving_room`), for an example trained on the output fields after its verdict."""
     if profile.train_views == 1:
-        return [fit_to_window(task, example, profile, count_tokens, window)]
+        return [fit_leaving_room(task, example, profile, count_tokens, window, room)]
     views: dict[str, Example] = {}
     for view in range(profile.train_views):
-        fitted = fit_to_window(task, example, profile, count_tokens, window, view)
+        fitted = fit_leaving_room(task, example, profile, count_tokens, window, room, view)
         views.setdefault(json.dumps(fitted.context, sort_keys=True, default=str), fitted)
     return list(views.values())
 
@@ -327,36 +368,98 @@ def self_taught_examples(
     return new_tasks, pairs
 
 
+def cot_task(task: Task) -> Task:
+    """The teacher task with the judge's rationale after the verdict: its own name (mixtures and
+    reports keep it apart), output fields ("choice", "explanation")."""
+    return dataclasses.replace(
+        task,
+        name=TEACHER_COT_TASK,
+        title=task.title.replace("(LLM-judge labels)", "(LLM-judge labels and rationales)"),
+        description=task.description
+        + " Then explain the verdict in a few sentences, naming the responses A and B.",
+        output_fields=(task.label_field, "explanation"),
+    )
+
+
+def _draw(by_instruction: Mapping[str, list[Example]], limit: int | None, rng: random.Random):
+    """A random subsample of at most `limit` (None: all) in which every instruction
+    contributes, so the split by instruction is balanced."""
+    keys = sorted(by_instruction)
+    rng.shuffle(keys)
+    if limit is None:
+        return [e for key in keys for e in by_instruction[key]]
+    per_instruction = max(1, limit // max(len(keys), 1))
+    chosen: list[Example] = []
+    for key in keys:
+        rows = by_instruction[key]
+        chosen.extend(rng.sample(rows, min(per_instruction, len(rows))))
+    return chosen[:limit] if len(chosen) > limit else chosen
+
+
+def _with_rationale(example: Example, swapped: bool) -> Example | None:
+    """The (possibly swapped) teacher example as a CoT example whose explanation names the
+    positions it shows, or None when its rationale cannot be rewritten unambiguously."""
+    letters = letter_positions(example.provenance.get("explanation_labels"), swapped)
+    if letters is None:
+        return None
+    text = rewrite_rationale(example.provenance["explanation"], letters)
+    if not text or not text.strip():
+        return None
+    return dataclasses.replace(example, task=TEACHER_COT_TASK, outputs={"explanation": text})
+
+
 def teacher_examples(
-    data_root: Path, limit: int, seed: int, scan: int | None = None
+    data_root: Path,
+    limit: int,
+    seed: int,
+    scan: int | None = None,
+    explanations: bool = False,
+    explained_limit: int | None = None,
 ) -> tuple[dict[str, Task], list[Example], dict[str, Any]]:
     """LLM-judge pairs of alpaca-eval-judgments: a random subsample of whole instructions,
-    each pair swapped with probability 1/2 (deterministic per id)."""
+    each pair swapped with probability 1/2 (deterministic per id).
+
+    With `explanations`, the records whose judge gave a rationale are drawn apart (up to
+    `explained_limit`, None: all of them) and become examples of TEACHER_COT_TASK whose
+    `outputs["explanation"]` is the rationale with the judge's model letters rewritten to the
+    positions A / B the answers have after the swap (training/recipes/rationales.py); a
+    rationale that cannot be rewritten unambiguously leaves its record a verdict-only
+    TEACHER_TASK example (counted in the info)."""
     found, stream = convert(TEACHER_SOURCE, [data_root / TEACHER_SOURCE])
     task = found[TEACHER_TASK]
     by_instruction: dict[str, list[Example]] = {}
+    explained: dict[str, list[Example]] = {}
     for example in itertools.islice(stream, scan):
         if example.task != TEACHER_TASK or example.label not in task.labels:
             continue
-        by_instruction.setdefault(prompt_key(task, example), []).append(example)
-    rng = random.Random(seed)
-    keys = sorted(by_instruction)
-    rng.shuffle(keys)
-    per_instruction = max(1, limit // max(len(keys), 1))
-    chosen: list[Example] = []
-    for key in keys:  # every instruction contributes, so the split by instruction is balanced
-        rows = by_instruction[key]
-        chosen.extend(rng.sample(rows, min(per_instruction, len(rows))))
-    chosen = chosen[:limit] if len(chosen) > limit else chosen
-    swapped = []
-    for example in chosen:
-        flip = hashlib.sha256(f"{seed}:{example.id}".encode()).digest()[0] & 1
-        swapped.append(swap_pairwise(example) if flip else example)
+        rationale = example.provenance.get("explanation")
+        pool = explained if explanations and isinstance(rationale, str) else by_instruction
+        pool.setdefault(prompt_key(task, example), []).append(example)
+    chosen = _draw(by_instruction, limit, random.Random(seed))
+    chosen_cot = _draw(explained, explained_limit, random.Random(f"{seed}:explained"))
+    swapped: list[Example] = []
+    unrewritable = flips = 0
+    for example in [*chosen, *chosen_cot]:
+        flip = bool(hashlib.sha256(f"{seed}:{example.id}".encode()).digest()[0] & 1)
+        flips += flip
+        shown = swap_pairwise(example) if flip else example
+        if example.provenance.get("explanation") is not None and explanations:
+            with_rationale = _with_rationale(shown, flip)
+            unrewritable += with_rationale is None
+            shown = with_rationale or shown
+        swapped.append(shown)
+    cot = sum(e.task == TEACHER_COT_TASK for e in swapped)
+    tasks = {TEACHER_TASK: task}
+    if cot:
+        tasks[TEACHER_COT_TASK] = cot_task(task)
     info = {
         "license": TEACHER_LICENSE,
-        "tasks": [TEACHER_TASK],
-        "instructions": len(keys),
+        "tasks": sorted(tasks),
+        "instructions": len(set(by_instruction) | set(explained)),
         "examples": len(swapped),
-        "swapped": sum(e is not c for e, c in zip(swapped, chosen, strict=True)),
+        "swapped": flips,
+        "explanations": explanations,
+        "with_explanation": cot,
+        "explanation_unrewritable": unrewritable,
     }
-    return {TEACHER_TASK: task}, swapped, info
+    return tasks, swapped, info

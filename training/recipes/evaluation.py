@@ -5,6 +5,7 @@ bootstrap CIs, the items where the longer response lost, and paired differences.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ from evaluation.baselines import (
     response_length,
 )
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
-from training.recipes.data import TEACHER_TASK
+from training.recipes.data import TEACHER_TASKS
 from training.recipes.profiles import Profile
 
 
@@ -102,14 +103,21 @@ def evaluate_recipe(
     profile: Profile,
     seed: int = 0,
     judge_name: str = "judge",
+    explanation_tokens: int = 64,
 ) -> dict[str, Any]:
     """The judge (on the fitted texts) and every baseline (on the original texts) on the same
-    held-out items: per task, pooled over the pairwise tasks, on the length-misleading items."""
+    held-out items: per task, pooled over the pairwise tasks, on the length-misleading items.
+    Items of the tasks the judge was trained to explain (its metadata "explains") are judged
+    with explanations of up to `explanation_tokens` tokens, summarised under "explanations"."""
     from evaluation.bias import run_bias_suite
     from evaluation.report import summarize
 
     n_boot = profile.bootstrap
-    verdicts = {judge_name: judge.judge(tasks, list(fitted), both_orders=True)}
+    verdicts = {
+        judge_name: judge.judge(
+            tasks, list(fitted), both_orders=True, max_explanation_tokens=explanation_tokens
+        )
+    }
     baselines = {**baseline_judges(seed), "tfidf_logreg": lexical}
     for name, baseline in baselines.items():
         verdicts[name] = baseline.judge(tasks, list(heldout), both_orders=True)
@@ -207,10 +215,46 @@ def evaluate_recipe(
         "per_task": per_task,
         "judge_summary": summary,
     }
+    explains = set(judge.metadata.get("explains") or ())
+    if explains:
+        report["explanations"] = explanation_summary(heldout, verdicts[judge_name], explains)
     if profile.bias:
         pairwise_fitted = [fitted[i] for i in pair_idx if _is_human(heldout[i])]
         report["bias"] = run_bias_suite(judge, tasks, pairwise_fitted, seed=seed)
     return report
+
+
+def explanation_summary(
+    heldout: Sequence[Example], verdicts: Sequence[Any], explains: set[str], samples: int = 3
+) -> dict[str, Any]:
+    """The held-out items of the explained tasks: on how many the judge generated the rest of
+    the EVALUATION block (every valid verdict), how many of those hold an explanation line,
+    how many explanations name the verdict's response ("response A" when the verdict is A),
+    and a few of them beside the teacher's (rewritten) explanation."""
+    idx = [i for i, e in enumerate(heldout) if e.task in explains]
+    explained = [i for i in idx if verdicts[i].explanation]
+
+    def names_verdict(i: int) -> bool:
+        label = re.escape(verdicts[i].label or "")
+        return re.search(rf"\b[Rr]esponse {label}\b", verdicts[i].explanation) is not None
+
+    return {
+        "tasks": sorted(explains),
+        "n": len(idx),
+        "generated": sum(verdicts[i].outputs is not None for i in idx),
+        "with_explanation": len(explained),
+        "names_verdict": sum(names_verdict(i) for i in explained),
+        "samples": [
+            {
+                "id": heldout[i].id,
+                "gold": heldout[i].label,
+                "verdict": verdicts[i].label,
+                "generated": verdicts[i].explanation,
+                "teacher": (heldout[i].outputs or {}).get("explanation"),
+            }
+            for i in explained[:samples]
+        ],
+    }
 
 
 def _by_task_index(examples: Sequence[Example]) -> dict[str, list[int]]:
@@ -222,4 +266,4 @@ def _by_task_index(examples: Sequence[Example]) -> dict[str, list[int]]:
 
 def _is_human(example: Example) -> bool:
     source = example.provenance.get("source")
-    return source not in ("demo", "self-taught") and example.task != TEACHER_TASK
+    return source not in ("demo", "self-taught") and example.task not in TEACHER_TASKS

@@ -118,6 +118,7 @@ def model_card(report: Mapping[str, Any]) -> str:
         f"tfidf_logreg {_fmt(overall['tfidf_logreg'])}, expected random "
         f"{report['random_expected_human']:.3f}.",
     ]
+    lines += _explanation_lines(report.get("explanations"))
     bias = report.get("bias", {}).get("biases", {})
     if bias:
         lines += ["", "Bias probes (CoBBLEr; lower is better, random judge in brackets):", ""]
@@ -125,3 +126,35 @@ def model_card(report: Mapping[str, Any]) -> str:
             if row.get("value") is not None:
                 lines.append(f"- {name}: {row['value']:.3f} ({row.get('random_baseline')})")
     return "\n".join(lines) + "\n"
+
+
+def _explanation_lines(explanations: Mapping[str, Any] | None) -> list[str]:
+    """The teacher's rationales: how many examples trained on one, how the held-out ones were
+    explained, and a generated explanation beside the teacher's."""
+    if not explanations:
+        return []
+    train = explanations["train"]
+    lines = [
+        "",
+        f"Explanations: {train['examples']} training examples of `{train['task']}` carry the "
+        "teacher judge's rationale after the verdict (its model letters rewritten to the "
+        f"positions A / B), trained with evaluation_block = {train['evaluation_block']}; "
+        f"{explanations['unrewritable']} rationales could not be rewritten unambiguously and "
+        f"{train['too_long_for_window']} were too long for the window: those train the verdict "
+        "alone.",
+    ]
+    if explanations["n"]:
+        lines += [
+            "",
+            f"Held-out items of {', '.join(explanations['tasks'])} (n = {explanations['n']}): "
+            f"the judge went on after {explanations['generated']} valid verdicts, "
+            f"{explanations['with_explanation']} times with an explanation line, "
+            f"{explanations['names_verdict']} of them naming the response of the verdict.",
+        ]
+    for sample in explanations["samples"][:1]:
+        lines += [
+            "",
+            f"- generated ({sample['verdict']}; teacher {sample['gold']}): {sample['generated']}",
+            f"- teacher: {sample['teacher']}",
+        ]
+    return lines

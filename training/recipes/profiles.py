@@ -43,6 +43,14 @@ class Profile:
     teacher_examples: int = 6000  # LLM-judge items drawn for the teacher recipe
     teacher_scan: int | None = None  # read only the first N teacher records (tests)
     teacher_weight: float = 1.0
+    # Teacher records with the judge's rationale (2,245 chain-of-thought judgments) become task
+    # alpaca-eval-judgments/preference-llm-judge-cot, trained on the verdict and the rationale
+    # (TrainConfig evaluation_block); teacher_explained caps how many (None: all of them).
+    teacher_explanations: bool = False
+    teacher_explained: int | None = None
+    # Tokens the judge may generate for a held-out CoT item's explanation (at most half the
+    # window; training gives a rationale longer than that its verdict alone).
+    explanation_tokens: int = 160
     bootstrap: int = 1000
     bias: bool = True
     test_percent: int = 20

@@ -13,18 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
-from judging.task_format import Example, Task, TaskType
+from judging.task_format import Example, Task, TaskType, render_outputs
 from training.recipes.data import (
     DEFAULT_DATA,
     EXCLUDED_SOURCES,
     HUMAN_SOURCES,
     SELF_TAUGHT_PREFIX,
     SPLITS,
+    TEACHER_COT_TASK,
     TEACHER_SOURCE,
     TEACHER_TASK,
+    TEACHER_TASKS,
     by_task,
     fit_example,
-    fit_to_window,
+    fit_leaving_room,
     load_sources,
     prompt_key,
     self_taught_examples,
@@ -49,7 +51,7 @@ def mixture(
         weight = float(min(n, cap))
         if name.startswith(SELF_TAUGHT_PREFIX):
             weight *= profile.self_taught_weight
-        elif name == TEACHER_TASK:
+        elif name in TEACHER_TASKS:
             weight *= profile.teacher_weight
         elif tasks[name].type is TaskType.PAIRWISE and name not in {t.name for t in DEMO_TASKS}:
             weight *= profile.pairwise_boost
@@ -89,7 +91,12 @@ def build_data(
     teacher_info = None
     if recipe == "teacher":
         t_tasks, t_examples, teacher_info = teacher_examples(
-            data_root, profile.teacher_examples, seed, profile.teacher_scan
+            data_root,
+            profile.teacher_examples,
+            seed,
+            profile.teacher_scan,
+            explanations=profile.teacher_explanations,
+            explained_limit=profile.teacher_explained,
         )
         tasks.update(t_tasks)
         for name, rows in split_examples(
@@ -99,7 +106,8 @@ def build_data(
         info[TEACHER_SOURCE] = teacher_info
     st_tasks, st_pairs = self_taught_examples(
         tasks,
-        splits["train"],
+        # The CoT records' instructions are the teacher task's: no second self-taught copy.
+        [e for e in splits["train"] if e.task != TEACHER_COT_TASK],
         profile.self_taught_per_task,
         profile.self_taught_top_k,
         seed,
@@ -182,7 +190,7 @@ def run_recipe(
     data = build_data(recipe, Path(data_root), prof, seed, sources, log)
     tasks = data["tasks"]
     disjoint = check_disjoint(tasks, data["splits"])
-    if recipe == "default" and any(e.task == TEACHER_TASK for e in data["train"]):
+    if recipe == "default" and any(e.task in TEACHER_TASKS for e in data["train"]):
         raise AssertionError("teacher data in the default recipe")
     timings = {"data_seconds": round(time.monotonic() - started, 1)}
     log(
@@ -191,18 +199,36 @@ def run_recipe(
     )
 
     config = prof.train.replace(**{"seed": seed, **dict(overrides or {})})
-    counts: dict[str, int] = {}
+    train_tasks = {name: tasks[name] for name in dict.fromkeys(e.task for e in data["train"])}
+    tokenizer = corpus_tokenizer(train_tasks, data["train_fitted"], config.vocab_size)
+    count = _token_counter(tokenizer)
+    # Examples with an explanation train the whole EVALUATION block (evaluation_block, unless
+    # the overrides say otherwise); one whose explanation would take more than half the window
+    # keeps its verdict alone, as a verdict-only teacher example.
+    explained = any(e.outputs for e in data["train"])
+    if explained and "evaluation_block" not in dict(overrides or {}):
+        config = config.replace(evaluation_block=True)
+    train_rows, rooms, too_long = [], [], 0
     for example in data["train"]:
+        room = 0
+        if config.evaluation_block and example.outputs:
+            rest = render_outputs(tasks[example.task], example)
+            room = len(tokenizer.encode(rest)) + 2  # + the verdict's token and EOS
+            if room > config.max_len // 2:
+                example = dataclasses.replace(example, task=TEACHER_TASK, outputs=None)
+                too_long, room = too_long + 1, 0
+        train_rows.append(example)
+        rooms.append(room)
+    counts: dict[str, int] = {}
+    for example in train_rows:
         counts[example.task] = counts.get(example.task, 0) + 1
     weights = mixture(tasks, counts, prof)
     config = config.replace(mixture_weights=weights)
     train_tasks = {name: tasks[name] for name in counts}
-    tokenizer = corpus_tokenizer(train_tasks, data["train_fitted"], config.vocab_size)
-    count = _token_counter(tokenizer)
     train_fitted = [
         view
-        for e in data["train"]
-        for view in training_views(tasks[e.task], e, prof, count, config.max_len)
+        for e, room in zip(train_rows, rooms, strict=True)
+        for view in training_views(tasks[e.task], e, prof, count, config.max_len, room)
     ]
     t0, c0 = time.monotonic(), time.process_time()
 
@@ -223,15 +249,44 @@ def run_recipe(
     timings["train_seconds"] = round(time.monotonic() - t0, 1)
 
     t1 = time.monotonic()
-    lexical = train_lexical(tasks, data["train"], seed)
+    lexical = train_lexical(tasks, train_rows, seed)
     timings["lexical_seconds"] = round(time.monotonic() - t1, 1)
 
     t2 = time.monotonic()
     heldout = data[eval_split]
     judge = Judge.load(result.checkpoint_dir)
     count = _token_counter(judge.tokenizer)
-    fitted = [fit_to_window(tasks[e.task], e, prof, count, judge.config.max_len) for e in heldout]
-    evaluation = evaluate_recipe(judge, tasks, heldout, fitted, lexical, prof, seed)
+    explains = set(judge.metadata.get("explains") or ())
+    window = judge.config.max_len
+    explanation_tokens = min(prof.explanation_tokens, window // 2)
+    fitted = [
+        fit_leaving_room(
+            tasks[e.task],
+            e,
+            prof,
+            count,
+            window,
+            explanation_tokens + 1 if e.task in explains else 0,  # + the verdict's token
+        )
+        for e in heldout
+    ]
+    evaluation = evaluate_recipe(
+        judge, tasks, heldout, fitted, lexical, prof, seed, explanation_tokens=explanation_tokens
+    )
+    if data["teacher"] and data["teacher"]["explanations"]:
+        judged = {"tasks": [], "n": 0, "generated": 0, "with_explanation": 0}
+        judged |= {"names_verdict": 0, "samples": []}
+        evaluation["explanations"] = {
+            **evaluation.get("explanations", judged),
+            "train": {
+                "task": TEACHER_COT_TASK,
+                "examples": counts.get(TEACHER_COT_TASK, 0),
+                "too_long_for_window": too_long,
+                "evaluation_block": config.evaluation_block,
+                "verdict_weight": config.verdict_weight,
+            },
+            "unrewritable": data["teacher"]["explanation_unrewritable"],
+        }
     timings["eval_seconds"] = round(time.monotonic() - t2, 1)
     timings["total_seconds"] = round(time.monotonic() - started, 1)
     # CPU seconds of this process: on a busy shared machine, wall time overstates the cost.
@@ -266,8 +321,8 @@ def run_recipe(
     if recipe == "teacher":
         report["note"] = (
             "Teacher recipe: trained with LLM-judge labels (CC BY-NC 4.0). The held-out "
-            f"{TEACHER_TASK} items measure agreement with the teacher, not with humans; "
-            "pooled_pairwise_human excludes them."
+            f"{' and '.join(TEACHER_TASKS)} items measure agreement with the teacher, not "
+            "with humans; pooled_pairwise_human excludes them."
         )
     write_report(_report_for_pictures(report), out / "report")
     (out / "recipe.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=str))

@@ -1,6 +1,6 @@
 """The recipes end to end on a small subsample of the real shared data (a few training steps):
 every report field, splits disjoint by prompt, baselines on the same items, teacher data kept
-out of the default recipe."""
+out of the default recipe, the teacher's rationales trained and explained."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from training.config import TrainConfig
 from training.recipes.data import (
     DEFAULT_DATA,
     SELF_TAUGHT_PREFIX,
+    TEACHER_COT_TASK,
     TEACHER_SOURCE,
     TEACHER_TASK,
     fit_example,
@@ -63,6 +64,19 @@ TINY = Profile(
     bias=False,
 )
 SOURCES = ["qa-feedback", "dices"]
+# The teacher recipe with the judges' rationales: the chain-of-thought records start near
+# record 31,000; a window of 256 tokens leaves room for most of them after the prompt, and 40
+# steps make the tiny judge's verdicts valid, so it goes on to generate.
+TINY_COT = dataclasses.replace(
+    TINY,
+    train=TINY.train.replace(
+        max_len=256, vocab_size=1024, steps=40, learning_rate=1e-2, warmup_steps=4, log_every=10
+    ),
+    teacher_scan=33_000,
+    teacher_explanations=True,
+    teacher_explained=40,
+    explanation_tokens=24,
+)
 
 
 def test_fit_example_keeps_both_responses_and_the_end_of_conversations():
@@ -260,6 +274,38 @@ def test_teacher_recipe_data_is_swapped_split_by_instruction_and_kept_apart():
     check_disjoint(data["tasks"], data["splits"])
     assert data["sources"][TEACHER_SOURCE]["license"].startswith("CC BY-NC")
     assert not any(_is_human(e) for e in teacher)
+
+
+def test_teacher_recipe_trains_the_judges_rationales(tmp_path):
+    out = tmp_path / "teacher"
+    report = run_recipe("teacher", out, profile=TINY_COT, sources=["dices"], log=lambda _: None)
+    info = report["sources"][TEACHER_SOURCE]
+    assert info["with_explanation"] + info["explanation_unrewritable"] == 40
+    assert info["tasks"] == [TEACHER_TASK, TEACHER_COT_TASK]
+
+    # The rationales reach training: the whole EVALUATION block of the CoT task, and only there.
+    metadata = json.loads((out / "model" / "metadata.json").read_text())
+    assert metadata["explains"] == [TEACHER_COT_TASK]
+    assert metadata["train_config"]["evaluation_block"] is True
+    explanations = report["explanations"]
+    trained = explanations["train"]
+    assert trained["examples"] == metadata["examples_per_task"][TEACHER_COT_TASK] > 0
+    # Every other task still trains its verdict, in the mixture as before.
+    for name in ("dices/safety", TEACHER_TASK, "demo_arithmetic", "demo_keyword"):
+        assert metadata["examples_per_task"][name] > 0 and report["mixture_weights"][name] > 0
+    assert not any(
+        n.startswith(SELF_TAUGHT_PREFIX) and n.endswith("-cot")
+        for n in metadata["examples_per_task"]
+    )
+
+    # Held-out CoT items are judged with explanations, reported apart from the human numbers.
+    assert explanations["tasks"] == [TEACHER_COT_TASK]
+    assert explanations["n"] == report["per_task"][TEACHER_COT_TASK]["n"] > 0
+    assert 0 < explanations["generated"] <= explanations["n"]
+    assert TEACHER_COT_TASK not in report["pooled_pairwise_human"]["tasks"]
+    assert TEACHER_COT_TASK in report["note"]
+    card = (out / "model_card.md").read_text()
+    assert f"Explanations: {trained['examples']} training examples of `{TEACHER_COT_TASK}`" in card
 
 
 def test_unknown_source_and_profile_are_clear_errors(tmp_path, capsys):
