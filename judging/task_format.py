@@ -182,6 +182,9 @@ class Example:
             raise FormatError(
                 "example: field 'label_distribution' must be an object label -> count"
             )
+        provenance = data.get("provenance")
+        if provenance is not None and not isinstance(provenance, dict):
+            raise FormatError("example: field 'provenance' must be an object")
         outputs = data.get("outputs")
         if outputs is not None and not (
             isinstance(outputs, dict) and all(isinstance(v, str) for v in outputs.values())
@@ -193,7 +196,7 @@ class Example:
             label=None if label is None else str(label),
             reference=None if data.get("reference") is None else str(data["reference"]),
             id=None if data.get("id") is None else str(data["id"]),
-            provenance=dict(data.get("provenance") or {}),
+            provenance=dict(provenance or {}),
             label_distribution=(
                 {str(k): int(v) for k, v in distribution.items()} if distribution else None
             ),

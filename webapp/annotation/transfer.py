@@ -36,6 +36,7 @@ from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
 from webapp.annotation.selectors import item_count_key, task_of
 from webapp.annotation.services import item_build
 from webapp.audit.services import Via, audit_record
+from webapp.common.storable import unstorable_paths
 
 CHUNK = 2000
 # Every import (data page, API, command) holds this share out by default, as the demo does:
@@ -52,6 +53,11 @@ GOLD_NEEDS_LABEL = (
 )
 TASK_CONFLICT = (
     "{where}: task {name!r} already exists in project {project!r} with a different definition"
+)
+TOO_LONG = "{where}: task field {field!r} is {length} characters long; at most {limit}"
+UNSTORABLE = (
+    "{where}: text may not contain NUL characters or unpaired surrogates (PostgreSQL cannot "
+    "store them): {paths}"
 )
 TASK_RETIRED = (
     "{where}: task {name!r} of project {project!r} is retired (its rubric was edited after it had "
@@ -76,6 +82,21 @@ def project_get_or_create(*, name: str) -> Project:
     if project is None:
         project = Project.objects.create(name=name, slug=slugify(name)[:100] or "project")
     return project
+
+
+def _storable(task: Task, example: Example, where: str) -> None:
+    """ValidationError naming the line and field for what the database cannot store."""
+    for field in ("name", "title"):
+        limit = TaskDefinition._meta.get_field(field).max_length
+        value = getattr(task, field)
+        if len(value) > limit:
+            raise ValidationError(
+                TOO_LONG.format(where=where, field=field, length=len(value), limit=limit)
+            )
+    paths = unstorable_paths(task.to_dict(), "task") + unstorable_paths(example.to_dict(), "")
+    if paths:
+        shown = ", ".join(path.lstrip(".") for path in paths[:10])
+        raise ValidationError(UNSTORABLE.format(where=where, paths=shown))
 
 
 def _definition_for(project: Project, task: Task, known: dict, where: str) -> TaskDefinition:
@@ -134,6 +155,7 @@ def examples_import(
         before = Item.objects.filter(project=project).count()
         chunk: list[Item] = []
         for line_number, (task, example) in enumerate(iter_jsonl(path), start=1):
+            _storable(task, example, f"{path}:{line_number}")
             definition = _definition_for(project, task, definitions, f"{path}:{line_number}")
             if gold and not example.label:
                 raise ValidationError(GOLD_NEEDS_LABEL.format(where=f"{path}:{line_number}"))

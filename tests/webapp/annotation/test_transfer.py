@@ -234,3 +234,54 @@ def test_real_dataset_export_then_reimport_is_lossless(dataset, tmp_path):
     round_tasks, round_trip = read_jsonl(exported)
     assert round_tasks == original_tasks
     assert round_trip == original
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("provenance", "field 'provenance' must be an object"),
+        ("long name", "task field 'name' is 250 characters long; at most 200"),
+        ("long title", "task field 'title' is 600 characters long; at most 500"),
+        (
+            "NUL in text",
+            "NUL characters or unpaired surrogates (PostgreSQL cannot store them): "
+            "context.question",
+        ),
+        ("NUL in a key", "context (a key)"),
+    ],
+)
+def test_what_the_database_cannot_store_is_refused_by_line_and_field(tmp_path, case, said):
+    """The same file through the data page, the command or the API: a clear refusal naming the
+    line, not a database error, and nothing written."""
+    import json
+
+    from django.core.exceptions import ValidationError
+
+    from judging.task_format import FormatError
+    from tests.factories import pairwise_task
+    from webapp.annotation.demo import demo_project_ensure
+    from webapp.annotation.models import Item
+    from webapp.annotation.transfer import examples_import
+
+    project = demo_project_ensure(n_per_task=1)
+    before = Item.objects.count()
+    context = {"question": "q", "response A": "a", "response B": "b"}
+    good = {"task": pairwise_task("pairs").to_dict(), "id": "1", "context": context}
+    bad = json.loads(json.dumps(good)) | {"id": "2"}
+    if case == "provenance":
+        bad["provenance"] = 5
+    elif case == "long name":
+        bad["task"]["name"] = "n" * 250
+    elif case == "long title":
+        bad["task"]["title"] = "t" * 600
+    elif case == "NUL in text":
+        bad["context"]["question"] = "a\x00b"
+    else:
+        bad["context"]["extra\x00"] = "x"
+    path = tmp_path / "upload.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    with pytest.raises((ValidationError, FormatError)) as refused:
+        examples_import(project=project, path=path)
+    message = "; ".join(getattr(refused.value, "messages", [str(refused.value)]))
+    assert f"{path}:2" in message and said in message
+    assert Item.objects.count() == before
