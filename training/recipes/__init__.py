@@ -13,10 +13,14 @@ default: every permissively licensed human-labelled set in shared/data, converte
 teacher: the same plus the LLM-judge (GPT-4 family) labels of alpaca-eval-judgments (JudgeLM-
   style distillation, CC BY-NC 4.0): randomly swapped (upstream always puts the reference
   answer first), split by instruction; its held-out teacher items are reported apart, and the
-  human held-out numbers are on the same test split as the default recipe's.
+  human held-out numbers are on the same test split as the default recipe's. With the profile's
+  `teacher_explanations`, the records whose judge gave a rationale become task
+  alpaca-eval-judgments/preference-llm-judge-cot, the rationale (its model letters rewritten to
+  A / B, `rationales`) trained after the verdict with evaluation_block.
 
 Modules: `profiles` (Profile, PROFILES), `data` (loading, splitting, fitting texts to the
-window, Self-Taught and teacher examples), `evaluation` (judge and baselines on the held-out
+window, Self-Taught and teacher examples), `rationales` (the teacher's rationales rewritten to
+positions A / B), `evaluation` (judge and baselines on the held-out
 items), `run` (mixture, build_data, run_recipe), `model_card`, `cli`.
 
 Outputs under OUT: model/ (the judge checkpoint), report/ (report.json with every number and

@@ -3,6 +3,7 @@ converts shared/data, splits by prompt, trains, evaluates (training/recipes/run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -29,18 +30,27 @@ def add_parser(sub) -> None:
     cmd.add_argument("--seed", type=int, default=0)
     cmd.add_argument("--source", action="append", help="only these dataset folders")
     cmd.add_argument("--eval-split", default="test", choices=("dev", "test"))
+    cmd.add_argument(
+        "--no-explanations",
+        action="store_true",
+        help="teacher: the judge's rationales are not trained (their records train the verdict "
+        "alone), whatever the profile's teacher_explanations says",
+    )
     add_set_option(cmd)
 
 
 def main(args) -> int:
     from training.recipes.run import run_recipe
 
+    profile = PROFILES["accelerator" if args.accelerator else args.profile]
+    if args.no_explanations:
+        profile = dataclasses.replace(profile, teacher_explanations=False)
     try:
         overrides = parse_set(args.set)
         report = run_recipe(
             args.recipe,
             args.out,
-            profile="accelerator" if args.accelerator else args.profile,
+            profile=profile,
             data_root=args.data_root,
             seed=args.seed,
             sources=args.source,
@@ -61,8 +71,21 @@ def main(args) -> int:
                     for name in (report["judge_name"], *BASELINE_NAMES)
                 },
                 "timings": report["timings"],
+                **(
+                    {"explanations": _explained(report["explanations"])}
+                    if "explanations" in report
+                    else {}
+                ),
             },
             indent=2,
         )
     )
     return 0
+
+
+def _explained(explanations: dict) -> dict:
+    """The report's explanation counts, without the samples."""
+    return {
+        "train_examples": explanations["train"]["examples"],
+        **{k: explanations[k] for k in ("n", "generated", "with_explanation", "names_verdict")},
+    }

@@ -139,9 +139,9 @@ def _explanation_lines(explanations: Mapping[str, Any] | None) -> list[str]:
         f"Explanations: {train['examples']} training examples of `{train['task']}` carry the "
         "teacher judge's rationale after the verdict (its model letters rewritten to the "
         f"positions A / B), trained with evaluation_block = {train['evaluation_block']}; "
-        f"{explanations['unrewritable']} rationales could not be rewritten unambiguously and "
-        f"{train['too_long_for_window']} were too long for the window: those train the verdict "
-        "alone.",
+        f"{explanations['unrewritable']} of the drawn rationales could not be rewritten "
+        f"unambiguously and {train['too_long_for_window']} training ones were too long for the "
+        "window: those train the verdict alone.",
     ]
     if explanations["n"]:
         lines += [

@@ -86,6 +86,7 @@ PROFILES: dict[str, Profile] = {
         demo_per_task=300,
         self_taught_per_task=200,
         teacher_examples=600,
+        teacher_explanations=True,
         bootstrap=200,
         bias=False,
         budget_minutes=5,
@@ -135,6 +136,7 @@ PROFILES: dict[str, Profile] = {
         demo_per_task=4000,
         self_taught_per_task=3000,
         teacher_examples=30000,
+        teacher_explanations=True,
         budget_minutes=30,
     ),
 }
