@@ -3,6 +3,7 @@ converts shared/data, splits by prompt, trains, evaluates (training/recipes/run.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import sys
@@ -31,10 +32,12 @@ def add_parser(sub) -> None:
     cmd.add_argument("--source", action="append", help="only these dataset folders")
     cmd.add_argument("--eval-split", default="test", choices=("dev", "test"))
     cmd.add_argument(
-        "--no-explanations",
-        action="store_true",
-        help="teacher: the judge's rationales are not trained (their records train the verdict "
-        "alone), whatever the profile's teacher_explanations says",
+        "--explanations",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="teacher: train the AlpacaEval judges' rationales after their verdicts (default: "
+        "the profile's teacher_explanations, on in quick and accelerator); --no-explanations: "
+        "their records train the verdict alone",
     )
     add_set_option(cmd)
 
@@ -43,8 +46,8 @@ def main(args) -> int:
     from training.recipes.run import run_recipe
 
     profile = PROFILES["accelerator" if args.accelerator else args.profile]
-    if args.no_explanations:
-        profile = dataclasses.replace(profile, teacher_explanations=False)
+    if args.explanations is not None:
+        profile = dataclasses.replace(profile, teacher_explanations=args.explanations)
     try:
         overrides = parse_set(args.set)
         report = run_recipe(

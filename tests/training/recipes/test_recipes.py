@@ -318,6 +318,24 @@ def test_unknown_source_and_profile_are_clear_errors(tmp_path, capsys):
     assert "permissively licensed" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [([], True), (["--no-explanations"], False), (["--explanations"], True)],
+)
+def test_cli_explanations_flag_sets_the_profile(tmp_path, monkeypatch, flag, expected):
+    import training.recipes.run as run_module
+
+    seen = []
+
+    def capture(recipe, out, *, profile, **kwargs):  # records the profile, runs nothing
+        seen.append(profile)
+        raise ValueError("stop")
+
+    monkeypatch.setattr(run_module, "run_recipe", capture)
+    assert cli(["recipe", "teacher", "--profile", "quick", "--out", str(tmp_path), *flag]) == 2
+    assert seen[0].name == "quick" and seen[0].teacher_explanations is expected
+
+
 def test_git_commit_is_unknown_without_git_or_a_repository(tmp_path, monkeypatch):
     if shutil.which("git") and (REPO_ROOT / ".git").exists():
         assert re.fullmatch(r"[0-9a-f]{40}", git_commit())
