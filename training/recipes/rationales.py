@@ -93,6 +93,8 @@ def rewrite_rationale(text: str, letters: Mapping[str, str]) -> str | None:
             continue  # a contraction: I'm
         possessive = after in _APOSTROPHES and re.match(r"s(?![A-Za-z0-9])", text[end + 1 :])
         opener = before if before in _OPEN else ""
+        if possessive and opener == "(":
+            opener = ""  # "(M's answer)": the bracket stays, the possessive is rewritten
         if opener and not possessive:
             if after != _OPEN[opener] and not (opener == "'" and after == "\u2019"):
                 return None  # an unmatched quote or bracket

@@ -50,6 +50,7 @@ M_IS_A = {"M": "A", "m": "B"}
             "The longer answer (response A) missed the point.",
         ),
         ("'M' failed to mention the date.", "Response A failed to mention the date."),
+        ("(M's answer was longer.)", "(response A's answer was longer.)"),
         ('Model "m" is ranked first.', "Response B is ranked first."),
         (
             "A more detailed answer came from Model M.",
