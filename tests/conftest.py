@@ -50,6 +50,9 @@ def worker_env(django_db_setup, tmp_path_factory) -> dict[str, str]:
         "REDIS_URL": settings.CELERY_BROKER_URL,
         "EMBER_ARTIFACT_ROOT": str(artifacts),
         "EMBER_VAR_DIR": str(tmp_path_factory.mktemp("var")),
+        # Multi-host runs' coordinator: every worker of the tests is on this machine, so not
+        # whatever address the machine's name resolves to.
+        "EMBER_TRAIN_COORDINATOR_HOST": "127.0.0.1",
     }
 
 

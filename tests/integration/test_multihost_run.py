@@ -32,9 +32,7 @@ def test_retrain_button_trains_one_run_on_two_worker_processes(
     settings.EMBER_TRAIN_HOSTS = 2
     project = demo_project_ensure(n_per_task=20)
     # A second train worker beside the session's worker: two processes, one job.
-    second = start_worker(
-        {**worker_env, "EMBER_TRAIN_COORDINATOR_HOST": "127.0.0.1"}, "host2", tmp_path, "train"
-    )
+    second = start_worker(worker_env, "host2", tmp_path, "train")
     try:
         page = login(browser, live_server, "admin", "admin")
         page.goto(f"{live_server.url}/p/{project.slug}/autorater/")
@@ -147,7 +145,6 @@ def test_a_stopped_peer_hands_the_run_back_and_two_workers_finish_it(
         fault_redis.url,
         EMBER_RUN_LEASE_SECONDS="600",
         EMBER_RECOVER_SECONDS="3600",
-        EMBER_TRAIN_COORDINATOR_HOST="127.0.0.1",
     )
     leader = start_worker(env, "leader", tmp_path, "train")
     publish(training_run_execute_task, (run.pk,), fault_redis.url)

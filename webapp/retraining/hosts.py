@@ -86,7 +86,13 @@ def _coordinator_host() -> str:
 
 def _free_port(host: str) -> int:
     with socket.socket() as sock:
-        sock.bind((host, 0))
+        try:
+            sock.bind((host, 0))
+        except OSError as error:
+            raise RuntimeError(
+                f"cannot open the run's coordinator on {host} ({error}): set "
+                "EMBER_TRAIN_COORDINATOR_HOST to an address of this host the others can reach"
+            ) from error
         return sock.getsockname()[1]
 
 

@@ -63,3 +63,13 @@ def test_the_run_panel_lists_the_hosts_and_who_joined(client, project):
     panel = client.get(reverse("run-progress", args=[run.pk])).content.decode()
     assert "Trains on 2 hosts" in panel and "process 0 on gpu-a:11" in panel
     assert "1 of 2 joined, waiting for the rest" in panel and "10.0.0.5:4321" in panel
+
+
+def test_a_coordinator_address_this_host_cannot_open_is_said_plainly(settings):
+    from webapp.retraining.hosts import _coordinator_host, _free_port
+
+    settings.EMBER_TRAIN_COORDINATOR_HOST = "203.0.113.7"  # TEST-NET-3: not this machine's
+    with pytest.raises(RuntimeError, match="set EMBER_TRAIN_COORDINATOR_HOST to an address"):
+        _free_port(_coordinator_host())
+    settings.EMBER_TRAIN_COORDINATOR_HOST = "127.0.0.1"
+    assert _free_port(_coordinator_host()) > 0
