@@ -19,8 +19,8 @@ teacher: the same plus the LLM-judge (GPT-4 family) labels of alpaca-eval-judgme
   A / B, `rationales`) trained after the verdict with evaluation_block.
 
 Modules: `profiles` (Profile, PROFILES), `data` (loading, splitting, fitting texts to the
-window, Self-Taught and teacher examples), `rationales` (the teacher's rationales rewritten to
-positions A / B), `evaluation` (judge and baselines on the held-out
+window, Self-Taught examples), `teacher` (the LLM-judge examples), `rationales` (the teacher's
+rationales rewritten to positions A / B), `evaluation` (judge and baselines on the held-out
 items), `run` (mixture, build_data, run_recipe), `model_card`, `cli`.
 
 Outputs under OUT: model/ (the judge checkpoint), report/ (report.json with every number and

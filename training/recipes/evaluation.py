@@ -16,8 +16,10 @@ from evaluation.baselines import (
     response_length,
 )
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
-from training.recipes.data import TEACHER_TASKS
 from training.recipes.profiles import Profile
+from training.recipes.teacher import (
+    TEACHER_TASKS,
+)
 
 
 def _pick(verdict) -> str | None:

@@ -20,10 +20,7 @@ from training.recipes.data import (
     HUMAN_SOURCES,
     SELF_TAUGHT_PREFIX,
     SPLITS,
-    TEACHER_COT_TASK,
     TEACHER_SOURCE,
-    TEACHER_TASK,
-    TEACHER_TASKS,
     by_task,
     fit_example,
     fit_leaving_room,
@@ -32,12 +29,17 @@ from training.recipes.data import (
     self_taught_examples,
     split_examples,
     subsample,
-    teacher_examples,
     training_views,
 )
 from training.recipes.evaluation import evaluate_recipe
 from training.recipes.model_card import git_commit, model_card
 from training.recipes.profiles import PROFILES, Profile
+from training.recipes.teacher import (
+    TEACHER_COT_TASK,
+    TEACHER_TASK,
+    TEACHER_TASKS,
+    teacher_examples,
+)
 
 
 def mixture(

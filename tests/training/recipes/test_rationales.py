@@ -10,8 +10,15 @@ import re
 
 import pytest
 
-from training.recipes.data import DEFAULT_DATA, TEACHER_COT_TASK, TEACHER_TASK, teacher_examples
+from training.recipes.data import (
+    DEFAULT_DATA,
+)
 from training.recipes.rationales import letter_positions, rewrite_rationale
+from training.recipes.teacher import (
+    TEACHER_COT_TASK,
+    TEACHER_TASK,
+    teacher_examples,
+)
 
 # As explanation_labels {"M": "output_1", "m": "output_2"} gives them, unswapped.
 M_IS_A = {"M": "A", "m": "B"}

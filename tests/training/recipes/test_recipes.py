@@ -18,9 +18,7 @@ from training.config import TrainConfig
 from training.recipes.data import (
     DEFAULT_DATA,
     SELF_TAUGHT_PREFIX,
-    TEACHER_COT_TASK,
     TEACHER_SOURCE,
-    TEACHER_TASK,
     fit_example,
     fit_to_window,
     prompt_key,
@@ -31,6 +29,10 @@ from training.recipes.evaluation import _is_human
 from training.recipes.model_card import REPO_ROOT, git_commit
 from training.recipes.profiles import Profile
 from training.recipes.run import build_data, check_disjoint, run_recipe
+from training.recipes.teacher import (
+    TEACHER_COT_TASK,
+    TEACHER_TASK,
+)
 
 DATA = DEFAULT_DATA
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared/data is not present")
