@@ -15,9 +15,9 @@ from tests.integration.conftest import login
 from tests.integration.faults import fault_env, fault_redis, publish, run_settled, start_worker
 from webapp.annotation.demo import demo_project_ensure
 from webapp.autoraters.models import AutoraterVersion
+from webapp.retraining.execution import _latest_state_step
 from webapp.retraining.hosts import attempt_folder
 from webapp.retraining.models import TrainingRun, TrainingSettings
-from webapp.retraining.services import _latest_state_step
 from webapp.retraining.tasks import training_run_execute_task
 
 pytestmark = pytest.mark.django_db(transaction=True)

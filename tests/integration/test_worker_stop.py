@@ -18,8 +18,8 @@ from tests.conftest import CELERY, ROOT, wait_until
 from tests.integration.faults import Proc, fault_env, fault_redis, publish, run_settled
 from webapp.annotation.demo import demo_project_ensure
 from webapp.autoraters.models import AutoraterVersion
+from webapp.retraining.execution import _latest_state_step
 from webapp.retraining.models import TrainingRun
-from webapp.retraining.services import _latest_state_step
 from webapp.retraining.tasks import training_run_execute_task
 
 pytestmark = pytest.mark.django_db(transaction=True)

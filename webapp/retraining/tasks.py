@@ -15,7 +15,7 @@ from webapp.retraining.leases import TRANSIENT_ERRORS
 
 @shared_task(bind=True, name="ember.train.execute_run", acks_late=True)
 def training_run_execute_task(self, run_id: int, resume_token: str | None = None, **kwargs):
-    from webapp.retraining.services import (
+    from webapp.retraining.execution import (
         TransientRunError,
         training_run_execute,
         training_run_give_up,
@@ -39,7 +39,7 @@ def training_run_execute_task(self, run_id: int, resume_token: str | None = None
 
 @shared_task(bind=True, name="ember.train.tailpatch_probe", acks_late=True)
 def tailpatch_probe_task(self, probe_id: int, token: str, **kwargs) -> None:
-    from webapp.retraining.services import tailpatch_probe_execute
+    from webapp.retraining.execution import tailpatch_probe_execute
 
     try:
         tailpatch_probe_execute(probe_id=probe_id, token=token)

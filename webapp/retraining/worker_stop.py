@@ -3,7 +3,7 @@
 Celery's warm shutdown waits for the running task, which for a training run can be hours. So
 when the worker starts shutting down, a stop flag is raised; the run's per-step check
 (leases.Heartbeat.should_stop) reads it, the training loop saves its state, and the service
-hands the run back to the queue (services.training_run_execute), so the worker exits within
+hands the run back to the queue (execution.training_run_execute), so the worker exits within
 seconds and the next worker resumes the run at once from that state.
 
 Where the flag is raised:

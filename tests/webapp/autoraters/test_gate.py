@@ -6,8 +6,9 @@ import pytest
 from webapp.annotation.demo import demo_project_ensure
 from webapp.audit.models import AuditLog
 from webapp.autoraters.models import AutoraterVersion
+from webapp.retraining.execution import training_run_execute
 from webapp.retraining.models import TrainingRun
-from webapp.retraining.services import training_run_execute, training_run_request
+from webapp.retraining.services import training_run_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

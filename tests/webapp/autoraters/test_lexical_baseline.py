@@ -16,8 +16,9 @@ from judging.demo_tasks import DEMO_TASKS, generate_demo_examples
 from webapp.annotation.demo import demo_project_ensure
 from webapp.autoraters.models import AutoraterVersion
 from webapp.retraining.evaluation import lexical_baseline, scorable
+from webapp.retraining.execution import training_run_execute
 from webapp.retraining.models import TrainingRun
-from webapp.retraining.services import training_run_execute, training_run_request
+from webapp.retraining.services import training_run_request
 
 TASKS = {task.name: task for task in DEMO_TASKS}
 

@@ -13,9 +13,10 @@ from judging.inference import Judge
 from judging.task_format import write_jsonl
 from tests.integration.test_foundation_loop import TEAM_TASK, team_project
 from webapp.autoraters.models import AutoraterVersion
+from webapp.retraining.execution import training_run_execute
 from webapp.retraining.foundation import foundation_build, foundation_train_request
 from webapp.retraining.models import TrainingRun
-from webapp.retraining.services import training_run_execute, training_run_request
+from webapp.retraining.services import training_run_request
 from webapp.retraining.snapshots import heldout_examples
 
 pytestmark = pytest.mark.django_db(transaction=True)

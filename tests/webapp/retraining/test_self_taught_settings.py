@@ -13,12 +13,9 @@ from django.urls import reverse
 
 from webapp.annotation.demo import demo_project_ensure
 from webapp.autoraters.models import AutoraterVersion
+from webapp.retraining.execution import training_run_execute
 from webapp.retraining.models import TrainingRun
-from webapp.retraining.services import (
-    training_run_execute,
-    training_run_request,
-    training_settings_update,
-)
+from webapp.retraining.services import training_run_request, training_settings_update
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,9 +9,10 @@ from django.urls import reverse
 
 from webapp.annotation.demo import demo_project_ensure
 from webapp.retraining import worker_stop
+from webapp.retraining.execution import training_run_execute
 from webapp.retraining.leases import Heartbeat, run_claim, run_hand_back
 from webapp.retraining.models import TrainingRun
-from webapp.retraining.services import training_run_cancel, training_run_execute
+from webapp.retraining.services import training_run_cancel
 
 pytestmark = pytest.mark.django_db
 

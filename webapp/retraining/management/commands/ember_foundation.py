@@ -25,8 +25,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         import json
 
+        from webapp.retraining.execution import training_run_execute
         from webapp.retraining.foundation import foundation_build, foundation_train_request
-        from webapp.retraining.services import training_run_execute
 
         try:
             foundation = foundation_build(folder=options["data"])
