@@ -28,8 +28,6 @@ import signal
 import sys
 from pathlib import Path
 
-from training import parallel
-
 STOPPED = 3
 # The reason a stop file gives when a host's worker (or this process) was asked to stop: the
 # run is handed back to the queue rather than cancelled.
@@ -67,6 +65,10 @@ def main(spec_path: str) -> int:
     stop = _Stop(Path(spec["stop"]))
     signal.signal(signal.SIGTERM, stop.on_signal)
     signal.signal(signal.SIGINT, stop.on_signal)
+    # JAX is imported here, not at the top: the app's side (webapp/retraining/hosts.py) uses this
+    # module's stop file and exit codes without loading JAX.
+    from training import parallel
+
     parallel.initialize_distributed()  # before anything starts a JAX backend
 
     import jax

@@ -352,18 +352,19 @@ def uploads_sweep(keep_seconds: float, now: float | None = None) -> list[str]:
     """Delete the stored rows and job files of uploads untouched for `keep_seconds` (the mapping
     step left, or the import long done); returns the tokens swept."""
     now = time.time() if now is None else now
-    newest: dict[str, float] = {}
+    files: dict[str, list[Path]] = {}
     for path in _upload_dir().iterdir():
         token = path.name.lstrip(".").split(".", 1)[0]
         if len(token) == 32 and set(token) <= TOKEN_CHARS:
-            newest[token] = max(newest.get(token, 0.0), path.stat().st_mtime)
+            files.setdefault(token, []).append(path)
     swept = []
-    for token, touched in sorted(newest.items()):
+    for token, paths in sorted(files.items()):
+        touched = max(path.stat().st_mtime for path in paths)
         progress = job_progress(token) or {}
         pending = progress.get("state") in ("queued", "running")
         if now - touched < keep_seconds * (PENDING_FACTOR if pending else 1):
             continue
-        for path in _upload_dir().glob(f"*{token}*"):
+        for path in paths:
             path.unlink(missing_ok=True)
         swept.append(token)
     return swept

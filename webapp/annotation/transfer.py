@@ -84,8 +84,8 @@ def project_get_or_create(*, name: str) -> Project:
     return project
 
 
-def _storable(task: Task, example: Example, where: str) -> None:
-    """ValidationError naming the line and field for what the database cannot store."""
+def _task_storable(task: Task, where: str) -> None:
+    """ValidationError naming the line and field for a task the database cannot store."""
     for field in ("name", "title"):
         limit = TaskDefinition._meta.get_field(field).max_length
         value = getattr(task, field)
@@ -93,15 +93,28 @@ def _storable(task: Task, example: Example, where: str) -> None:
             raise ValidationError(
                 TOO_LONG.format(where=where, field=field, length=len(value), limit=limit)
             )
-    paths = unstorable_paths(task.to_dict(), "task") + unstorable_paths(example.to_dict(), "")
+    _refuse_unstorable(unstorable_paths(task.to_dict(), "task"), where)
+
+
+def _refuse_unstorable(paths: list[str], where: str) -> None:
     if paths:
         shown = ", ".join(path.lstrip(".") for path in paths[:10])
         raise ValidationError(UNSTORABLE.format(where=where, paths=shown))
 
 
 def _definition_for(project: Project, task: Task, known: dict, where: str) -> TaskDefinition:
-    definition = known.get(task.name)
+    """The project's definition of the line's task (created on first sight). `known`: name ->
+    (definition, the Task it was read as), so each task is checked once, and a later line that
+    redefines a task differently is refused rather than rendered by one definition and stored
+    under another."""
+    definition, seen = known.get(task.name, (None, None))
+    if definition is not None and task is not seen and task != seen:
+        _task_storable(task, where)
+        raise ValidationError(
+            TASK_CONFLICT.format(where=where, name=task.name, project=project.name)
+        )
     if definition is None:
+        _task_storable(task, where)
         definition = TaskDefinition.objects.filter(project=project, name=task.name).first()
         if definition is None:
             definition = TaskDefinition.objects.create(project=project, **task.to_dict())
@@ -118,7 +131,7 @@ def _definition_for(project: Project, task: Task, known: dict, where: str) -> Ta
             raise ValidationError(
                 TASK_CONFLICT.format(where=where, name=task.name, project=project.name)
             )
-        known[task.name] = definition
+        known[task.name] = (definition, task)
     return definition
 
 
@@ -150,15 +163,16 @@ def examples_import(
     result = ImportResult()
     if heldout_percent == 0:
         result.warning = NO_HELDOUT_WARNING
-    definitions: dict[str, TaskDefinition] = {}
+    definitions: dict[str, tuple[TaskDefinition, Task]] = {}
     with transaction.atomic():
         before = Item.objects.filter(project=project).count()
         chunk: list[Item] = []
         for line_number, (task, example) in enumerate(iter_jsonl(path), start=1):
-            _storable(task, example, f"{path}:{line_number}")
-            definition = _definition_for(project, task, definitions, f"{path}:{line_number}")
+            where = f"{path}:{line_number}"
+            definition = _definition_for(project, task, definitions, where)
+            _refuse_unstorable(unstorable_paths(example.to_dict(), ""), where)
             if gold and not example.label:
-                raise ValidationError(GOLD_NEEDS_LABEL.format(where=f"{path}:{line_number}"))
+                raise ValidationError(GOLD_NEEDS_LABEL.format(where=where))
             chunk.append(
                 item_build(
                     project=project,

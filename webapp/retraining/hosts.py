@@ -32,15 +32,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from training.host_process import STOPPED, WORKER_STOP, request_stop
 from webapp.retraining import worker_stop
 from webapp.retraining.leases import worker_name
 from webapp.retraining.models import TrainingRun
 
 logger = logging.getLogger(__name__)
 
-# Kept in step with training/host_process.py (not imported: the web process never loads JAX).
-STOPPED = 3
-WORKER_STOP = "worker-stop"
 CANCEL = "cancel"
 # Written by the leader when it gives an attempt up: peers end their processes at once.
 ABANDONED_FILE = "abandoned"
@@ -97,12 +95,7 @@ def _free_port(host: str) -> int:
 
 
 def _stop(folder: Path, reason: str) -> None:
-    """The attempt's stop file (first reason wins); see training/host_process.py."""
-    try:
-        with open(folder / "stop", "x", encoding="utf-8") as handle:
-            handle.write(reason)
-    except FileExistsError:
-        pass
+    request_stop(folder / "stop", reason)
 
 
 def _stop_reason(folder: Path) -> str:

@@ -285,3 +285,31 @@ def test_what_the_database_cannot_store_is_refused_by_line_and_field(tmp_path, c
     message = "; ".join(getattr(refused.value, "messages", [str(refused.value)]))
     assert f"{path}:2" in message and said in message
     assert Item.objects.count() == before
+
+
+def test_a_task_redefined_differently_later_in_the_file_is_refused(tmp_path):
+    import json
+
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import pairwise_task
+    from webapp.annotation.demo import demo_project_ensure
+    from webapp.annotation.models import Item
+    from webapp.annotation.transfer import examples_import
+
+    project = demo_project_ensure(n_per_task=1)
+    before = Item.objects.count()
+    context = {"question": "q", "response A": "a", "response B": "b"}
+    first = {"task": pairwise_task("pairs").to_dict(), "id": "1", "context": context}
+    named = {"task": "pairs", "id": "2", "context": context}  # the same task by name: fine
+    other = {
+        "task": pairwise_task("pairs", title="Another").to_dict(),
+        "id": "3",
+        "context": context,
+    }
+    path = tmp_path / "upload.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in (first, named, other)))
+    with pytest.raises(ValidationError) as refused:
+        examples_import(project=project, path=path)
+    assert f"{path}:3: task 'pairs' already exists" in refused.value.messages[0]
+    assert Item.objects.count() == before
