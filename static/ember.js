@@ -11,6 +11,14 @@ function control(key) {
 
 function showPreloadedNext() {
   const preloaded = document.getElementById("preloaded-next");
+  if (preloaded && preloaded.classList.contains("htmx-request")) {
+    // Still on its way: show it when it comes (or fetch the next item if it failed), rather
+    // than ask the server for the next item a second time while the first ask holds it.
+    preloaded.addEventListener("htmx:afterRequest", () => {
+      if (!showPreloadedNext()) control("n")?.click();
+    }, { once: true });
+    return true;
+  }
   const fresh = preloaded && preloaded.querySelector("section#item-panel");
   const panel = document.getElementById("item-panel");
   if (!fresh || !panel) return false;

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
 from tests.factories import classification_task, open_ended_task, pairwise_task, pointwise_task
 from tests.integration.conftest import login
-from webapp.annotation.models import Annotation, Item, Project, Skip
+from webapp.annotation.models import Annotation, Assignment, Item, Project, Skip
 from webapp.annotation.services import items_create, task_definition_upsert
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,6 +99,38 @@ def test_every_task_type_by_keyboard_with_escaped_text(live_server, browser, pro
     assert set(done) == {"pairwise", "pointwise", "scale", "classification", "open_ended"}
     assert page.get_by_test_id("queue-empty").is_visible()
     assert page.evaluate("window.__pwned") is None
+
+
+def test_next_pressed_while_the_next_item_is_still_loading_waits_for_it(
+    live_server, browser, project, people
+):
+    """Pressing "n" before the preloaded next item has arrived shows that item when it comes;
+    it does not ask the server for the next item a second time (which, with one open item
+    left, found it held by the first ask and said the queue was empty)."""
+    page = login(browser, live_server, "ann", "pw")
+    held = []
+    page.route("**/queue/?after=*", lambda route: held.append(route))
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(f"{live_server.url}/p/{project.slug}/queue/")
+    first = _panel_item(page)
+    assert first.external_id == "pairwise"
+    page.keyboard.press("b")
+    page.get_by_test_id("human-verdict").wait_for()
+    page.wait_for_function("document.querySelector('#preloaded-next.htmx-request')")
+    assert len(held) == 1
+    page.keyboard.press("n")
+    page.wait_for_timeout(300)
+    assert page.locator("#item-panel [data-revealed]").count() == 1
+    held[0].continue_()
+    page.locator("#item-panel [data-kind]").wait_for()
+    shown = _panel_item(page)
+    assert shown.pk != first.pk
+    assert [url for url in asked if url.endswith("/queue/")] == [
+        f"{live_server.url}/p/{project.slug}/queue/"
+    ]
+    assert Assignment.objects.filter(rater=people["rater"]).count() == 1
+    assert Assignment.objects.get(rater=people["rater"]).item_id == shown.pk
 
 
 def test_skip_flag_and_revision(live_server, browser, project, people):

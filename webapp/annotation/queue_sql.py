@@ -105,11 +105,12 @@ def held_sql(n_excluded: int) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def pick_sql(n_excluded: int, routing: str, skip_locked: bool) -> str:
-    """The next open item the rater may take, locked (skipping rows other claimers hold).
-    Walks the partial index of open items in routing order. Params: rater, project, now, k,
-    x0..."""
-    lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+def pick_sql(n_excluded: int, routing: str, skip_locked: bool, wait: bool = False) -> str:
+    """The next open item the rater may take, locked: skipping rows other claimers hold
+    (`skip_locked`), or waiting for them (`wait`); neither where the database has no row
+    locks. Walks the partial index of open items in routing order. Params: rater, project,
+    now, k, x0..."""
+    lock = " FOR UPDATE SKIP LOCKED" if skip_locked else " FOR UPDATE" if wait else ""
     return f"""
         SELECT i.id FROM {ITEM} i
         WHERE i.project_id = %(project)s AND i.is_open{_not_in(n_excluded)}

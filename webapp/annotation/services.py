@@ -218,6 +218,13 @@ def assignment_claim_next(*, project: Project, rater, exclude_item_ids=()) -> It
         with transaction.atomic():
             pick = queue_sql.pick_sql(len(passed), project.routing, skip_locked)
             item_id = _first_id(pick, {**params, **excluded_params(passed)})
+            if item_id is None and skip_locked:
+                # Every open item left is being claimed at this moment (by another rater, or
+                # by this rater's other request: the preload of the next item). Wait for
+                # those claims rather than answer "nothing left" while an item is still there;
+                # CLAIM_SQL then decides on what they committed.
+                pick = queue_sql.pick_sql(len(passed), project.routing, False, wait=True)
+                item_id = _first_id(pick, {**params, **excluded_params(passed)})
             if item_id is None:
                 return None
             if _first_id(queue_sql.CLAIM_SQL, {**params, "item": item_id}) is not None:

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example
@@ -179,6 +179,55 @@ def test_concurrent_raters_never_get_the_same_item_with_one_rater_per_item():
     assert set(Item.objects.filter(pk__in=every).values_list("label_count", "is_open")) == {
         (1, False)
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_waits_for_one_in_flight_on_the_last_open_item(rater):
+    """The rater screen preloads the next item while the rater may already press "next": two
+    claims by one rater at once. With one open item left, the second must wait for the first
+    and get the same item, not answer "nothing left" because the first holds its row lock."""
+    project = demo_project_ensure(n_per_task=1)
+    last, *done = list(project.items.order_by("-id"))
+    for item in done:
+        Item.objects.filter(pk=item.pk).update(is_open=False)
+    locked, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def hold_the_claim() -> None:
+        # The first request, stopped between its claim and its commit.
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"SELECT id FROM {Item._meta.db_table} WHERE id = %s FOR UPDATE",
+                        [last.pk],
+                    )
+                    Assignment.objects.create(
+                        item=last, rater=rater, expires_at=timezone.now() + timedelta(hours=1)
+                    )
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def claim_again() -> None:
+        try:
+            results["item"] = assignment_claim_next(project=project, rater=rater)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=hold_the_claim)
+    first.start()
+    assert locked.wait(10)
+    second = threading.Thread(target=claim_again)
+    second.start()
+    second.join(1.0)
+    assert second.is_alive(), "the second claim should wait for the first one's commit"
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results["item"] is not None and results["item"].pk == last.pk
+    assert Assignment.objects.filter(item=last, rater=rater).count() == 1
 
 
 def _promoted_version(project) -> AutoraterVersion:
