@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 
 from tests.conftest import CELERY, ROOT, wait_until
 from webapp.annotation.demo import demo_project_ensure
-from webapp.annotation.services import annotation_submit
+from webapp.annotation.rater_services import annotation_submit
 from webapp.retraining.models import TrainingRun
 
 pytestmark = pytest.mark.django_db(transaction=True)

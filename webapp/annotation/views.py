@@ -17,6 +17,13 @@ from webapp.annotation.access import (
     project_for_rater,
 )
 from webapp.annotation.models import Annotation, Item, Project
+from webapp.annotation.rater_services import (
+    annotation_revise,
+    annotation_skip,
+    annotation_submit,
+    annotation_tag_disagreement,
+    assignment_claim_next,
+)
 from webapp.annotation.selectors import (
     annotation_for,
     annotation_history,
@@ -30,15 +37,7 @@ from webapp.annotation.selectors import (
     user_is_admin,
     user_is_project_admin,
 )
-from webapp.annotation.services import (
-    annotation_revise,
-    annotation_skip,
-    annotation_submit,
-    annotation_tag_disagreement,
-    assignment_claim_next,
-    item_adjudicate,
-    item_gold_set,
-)
+from webapp.annotation.services import item_adjudicate, item_gold_set
 from webapp.audit.services import Via
 from webapp.autoraters.selectors import judgment_for, version_promoted_for
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from judging.task_format import RESPONSE_A
 from webapp.annotation.demo import demo_project_ensure
 from webapp.annotation.models import Annotation, Item
-from webapp.annotation.services import annotation_revise, annotation_submit
+from webapp.annotation.rater_services import annotation_revise, annotation_submit
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 
 pytestmark = pytest.mark.django_db

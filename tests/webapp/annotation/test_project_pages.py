@@ -9,7 +9,8 @@ from judging.task_format import Example
 from tests.factories import classification_task, pairwise_task
 from webapp.annotation.models import Annotation, Item, Project, TaskDefinition
 from webapp.annotation.project_services import rubric_create, rubric_update
-from webapp.annotation.services import annotation_submit, items_create
+from webapp.annotation.rater_services import annotation_submit
+from webapp.annotation.services import items_create
 from webapp.audit.models import AuditLog
 
 pytestmark = pytest.mark.django_db

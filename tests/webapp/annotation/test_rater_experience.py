@@ -7,16 +7,14 @@ from django.urls import reverse
 from judging.task_format import Example
 from tests.factories import classification_task, open_ended_task, pointwise_task
 from webapp.annotation.models import Annotation, Item, Project, Skip
-from webapp.annotation.selectors import items_needing_adjudication, rater_gold_accuracy
-from webapp.annotation.services import (
+from webapp.annotation.rater_services import (
     annotation_revise,
     annotation_skip,
     annotation_submit,
     assignment_claim_next,
-    item_adjudicate,
-    items_create,
-    task_definition_upsert,
 )
+from webapp.annotation.selectors import items_needing_adjudication, rater_gold_accuracy
+from webapp.annotation.services import item_adjudicate, items_create, task_definition_upsert
 from webapp.annotation.transfer import project_examples
 
 pytestmark = pytest.mark.django_db

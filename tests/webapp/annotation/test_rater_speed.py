@@ -15,7 +15,11 @@ from django.utils import timezone
 
 from webapp.annotation.demo import demo_project_ensure
 from webapp.annotation.models import Annotation, Assignment, Item, Project
-from webapp.annotation.services import annotation_submit, assignment_claim_next, seconds_on_item
+from webapp.annotation.rater_services import (
+    annotation_submit,
+    assignment_claim_next,
+    seconds_on_item,
+)
 from webapp.api.services import token_create
 from webapp.insights.rollup import rollup_refresh
 

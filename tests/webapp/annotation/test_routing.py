@@ -9,8 +9,9 @@ from django.contrib.auth import get_user_model
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example
 from tests.factories import classification_task, open_ended_task, pairwise_task, pointwise_task
 from webapp.annotation.models import Item, Project
+from webapp.annotation.rater_services import assignment_claim_next
 from webapp.annotation.routing import judgment_priority, route_priorities_set, uncertainty
-from webapp.annotation.services import assignment_claim_next, items_create, task_definition_upsert
+from webapp.annotation.services import items_create, task_definition_upsert
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 
 FIVE_UNSURE = {label: 0.2 for label in "12345"}  # top 0.2: every label equally likely

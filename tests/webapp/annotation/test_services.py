@@ -11,14 +11,13 @@ from django.utils import timezone
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example
 from webapp.annotation.demo import demo_project_ensure
 from webapp.annotation.models import Annotation, Assignment, Item, Project
-from webapp.annotation.routing import judgment_priority, route_priorities_set
-from webapp.annotation.services import (
+from webapp.annotation.rater_services import (
     LABEL_NOT_IN_TASK,
     annotation_submit,
     assignment_claim_next,
-    items_create,
-    project_save,
 )
+from webapp.annotation.routing import judgment_priority, route_priorities_set
+from webapp.annotation.services import items_create, project_save
 from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 from webapp.autoraters.services import judge_items
 

@@ -106,7 +106,7 @@ def test_multi_turn_prompts_are_shown_as_turns_and_escaped(rater_client, project
 def test_a_verdict_outside_the_labels_says_so_and_whether_the_task_was_trained(
     rater_client, project
 ):
-    from webapp.annotation.services import annotation_submit
+    from webapp.annotation.rater_services import annotation_submit
     from webapp.autoraters.models import AutoraterVersion, ModelJudgment
 
     item = project.items.first()

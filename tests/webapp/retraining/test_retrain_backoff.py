@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from webapp.annotation.demo import demo_project_ensure
-from webapp.annotation.services import annotation_submit
+from webapp.annotation.rater_services import annotation_submit
 from webapp.retraining.beat import fold_and_retrain_check
 from webapp.retraining.models import TrainingRun
 from webapp.retraining.selectors import retrain_backoff_delay, retrain_backoff_for

@@ -9,12 +9,8 @@ from django.contrib.auth import get_user_model
 from judging.task_format import Example
 from tests.factories import classification_task
 from webapp.annotation.models import Item, Project
-from webapp.annotation.services import (
-    annotation_submit,
-    item_adjudicate,
-    items_create,
-    task_definition_upsert,
-)
+from webapp.annotation.rater_services import annotation_submit
+from webapp.annotation.services import item_adjudicate, items_create, task_definition_upsert
 from webapp.retraining.snapshots import dataset_snapshot_export, heldout_examples
 
 pytestmark = pytest.mark.django_db

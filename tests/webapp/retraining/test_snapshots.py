@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from judging.task_format import Example, swap_pairwise
 from webapp.annotation.demo import demo_project_ensure
 from webapp.annotation.models import Item
-from webapp.annotation.services import annotation_submit
+from webapp.annotation.rater_services import annotation_submit
 from webapp.retraining.beat import fold_and_retrain_check
 from webapp.retraining.snapshots import dataset_snapshot_export, heldout_examples
 
