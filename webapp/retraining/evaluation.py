@@ -1,16 +1,26 @@
 """Evaluate a candidate once on the held-out human labels: metrics, the full report and the
-gate all read the same verdicts (no second pass over the held-out items); and the lexical
-baseline beside it on the same items."""
+gate all read the same verdicts (no second pass over the held-out items); the lexical
+baseline beside it on the same items; and (`candidate_evaluate`, a run's evaluate stage) the
+two-sided gate: the project's held-out labels and the foundation's held-out tasks."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
+
 from judging.task_format import Example, Task
 from judging.verdict import Verdict
+from webapp.autoraters.models import AutoraterVersion
+from webapp.autoraters.selectors import version_promoted_for
+from webapp.retraining.foundation import foundation_heldout
+from webapp.retraining.snapshots import heldout_examples
+
+logger = logging.getLogger(__name__)
 
 
 def _key(example: Example) -> tuple:
@@ -122,3 +132,87 @@ def lexical_baseline(
         "train_examples": sum(1 for e in train_examples if e.label is not None and e.task in tasks),
         "seconds": round(time.monotonic() - started, 2),
     }
+
+
+def candidate_evaluate(
+    run, project_settings, candidate, tasks, train_examples, foundation, start
+) -> dict:
+    """One pass over the held-out human labels per version: metrics (with the lexical baseline
+    trained on the same snapshot beside it), gate and report. The foundation's own autorater
+    is measured on the foundation's held-out tasks; a project's on its held-out labels, and
+    (no forgetting) on the foundation's held-out tasks beside the live version or its start."""
+    from evaluation.evaluate import evaluate
+    from judging.inference import Judge
+    from webapp.autoraters.gate import gate_decide
+
+    own_foundation = foundation is not None and foundation.project_id == run.project_id
+    if own_foundation:
+        heldout = foundation_heldout(foundation, settings.EMBER_FOUNDATION_GATE_ITEMS)
+    else:
+        heldout = heldout_examples(run.project)
+    heldout = scorable(tasks, heldout)
+    judge = CachedJudge(candidate)
+    metrics = evaluate(judge, tasks, heldout)
+    try:
+        metrics["lexical_baseline"] = lexical_baseline(
+            tasks, train_examples, heldout, judge.judge(tasks, heldout)
+        )
+    except Exception as error:  # noqa: BLE001 - the version is still worth registering
+        logger.exception("run %s: the lexical baseline failed", run.pk)
+        metrics["lexical_baseline"] = {
+            "name": LEXICAL_BASELINE,
+            "error": f"{type(error).__name__}: {error}",
+        }
+    existing = AutoraterVersion.objects.filter(training_run=run).first()
+    incumbent = existing.parent if existing else version_promoted_for(run.project_id)
+    incumbent_metrics, incumbent_verdicts, live = {}, None, None
+    if incumbent is not None:
+        live = CachedJudge(Judge.load(incumbent.checkpoint_dir))
+        incumbent_metrics = evaluate(live, tasks, heldout)
+        incumbent_verdicts = live.judge(tasks, heldout)
+    gate = gate_decide(
+        heldout,
+        judge.judge(tasks, heldout),
+        incumbent_verdicts,
+        agreement_tolerance=project_settings.gate_agreement_tolerance,
+        bias_tolerance=project_settings.gate_bias_tolerance,
+    )
+    if incumbent is not None:
+        gate["live_version"] = incumbent.number
+    if foundation is not None and not own_foundation:
+        gate = _forgetting(run, project_settings, tasks, foundation, start, judge, live, gate)
+        metrics["foundation"] = {
+            key: gate["checks"][-1].get(key) for key in ("candidate", "live", "reference", "n")
+        }
+    return {
+        "judge": judge,
+        "heldout": heldout,
+        "metrics": metrics,
+        "incumbent": incumbent,
+        "incumbent_metrics": incumbent_metrics,
+        "gate": gate,
+    }
+
+
+def _forgetting(run, project_settings, tasks, foundation, start, judge, live, gate) -> dict:
+    """The gate's "foundation" check: the candidate vs the live version (else the checkpoint
+    the run started from) on the foundation's held-out tasks; without either, the candidate's
+    accuracy alone is recorded and the check passes."""
+    from judging.inference import Judge
+    from webapp.autoraters.gate import forgetting_check, gate_with_check
+
+    examples = scorable(tasks, foundation_heldout(foundation, settings.EMBER_FOUNDATION_GATE_ITEMS))
+    reference_name = "live version"
+    if live is None and start.checkpoint:
+        live = CachedJudge(Judge.load(start.checkpoint))
+        reference_name = f"start ({start.kind})"
+    candidate = judge.judge(tasks, examples)
+    reference = live.judge(tasks, examples) if live is not None else candidate
+    check = forgetting_check(
+        examples,
+        candidate,
+        reference,
+        tolerance=project_settings.gate_foundation_tolerance,
+        reference_name=reference_name if live is not None else "candidate (no reference)",
+    )
+    return gate_with_check(gate, check)

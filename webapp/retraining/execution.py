@@ -1,32 +1,31 @@
 """Training runs, the worker's side: execute a run (snapshot -> [tail-patch] -> train ->
-evaluate -> gate -> register -> report -> promote) under its lease, and the tail-patch probes.
+evaluate -> gate -> register -> report -> promote) under its lease.
 
-About 630 lines, over the ~400 guideline, on purpose: it is one pipeline, `_execute` and the
-stages it calls in order (snapshot, start, tail-patch, train on one host or several, evaluate with
-the two-sided gate, register, report), which share the run's lease, its state folder and its stop
-checks; the foundation's part lives in foundation.py, the lease in leases.py, multi-host training
-in hosts.py, the requesting side (settings, request, cancel) in services.py."""
+About 450 lines, over the ~400 guideline, on purpose: it is one pipeline, `_execute` and the
+stages it calls in order (snapshot, start, base, train on one host or several, register,
+report), which share the run's lease, its state folder and its stop checks; splitting `_execute`
+would pass that state around for no reader's gain. What stands on its own lives beside it: the
+lease and the writes that need it in leases.py, the tail-patch probes in tailpatch.py, the
+candidate's evaluation and two-sided gate in evaluation.py, the foundation's part in
+foundation.py, multi-host training in hosts.py, the requesting side in services.py."""
 
 from __future__ import annotations
 
 import logging
 import time
-import traceback
 from collections import Counter
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from webapp.annotation.models import Project
-from webapp.autoraters.models import AutoraterVersion
 from webapp.autoraters.selectors import version_promoted_for
 from webapp.autoraters.services import version_promote, version_register
 from webapp.retraining import variants, worker_stop
+from webapp.retraining.evaluation import candidate_evaluate
 from webapp.retraining.foundation import (
     Start,
-    foundation_heldout,
     foundation_tokenizer,
     mixture_lineage,
     run_start,
@@ -39,11 +38,16 @@ from webapp.retraining.hosts import HostsStopped, hosts_train
 from webapp.retraining.leases import (
     TRANSIENT_ERRORS,
     Heartbeat,
+    LeaseLost,
+    RunStopped,
     db_reset,
+    error_text,
     run_claim,
+    run_finish,
     run_hand_back,
+    run_update,
 )
-from webapp.retraining.models import TailPatchProbe, TrainingRun, Variant
+from webapp.retraining.models import TrainingRun, Variant
 from webapp.retraining.services import run_enqueue, train_config_for, training_settings_for
 from webapp.retraining.snapshots import (
     Snapshot,
@@ -51,6 +55,7 @@ from webapp.retraining.snapshots import (
     heldout_examples,
     project_tasks,
 )
+from webapp.retraining.tailpatch import tailpatch_stage
 
 logger = logging.getLogger(__name__)
 
@@ -64,37 +69,7 @@ class TransientRunError(Exception):
         self.token = token
 
 
-class RunStopped(Exception):
-    """Cancelled by an admin, or the lease went to another worker."""
-
-
-class LeaseLost(RunStopped):
-    pass
-
-
 # --- execution ----------------------------------------------------------------------------
-
-
-def _held(run: TrainingRun):
-    return TrainingRun.objects.filter(
-        pk=run.pk, lease_token=run.lease_token, status=TrainingRun.Status.RUNNING
-    )
-
-
-def _run_update(run: TrainingRun, **fields) -> None:
-    """Write the run's row while we hold its lease (else stop: another worker has it)."""
-    if _held(run).update(**fields, updated_at=timezone.now()) == 0:
-        raise LeaseLost(f"run {run.pk}: the lease is no longer ours")
-
-
-def _run_finish(run: TrainingRun, status: str, **fields) -> None:
-    _held(run).update(
-        status=status, finished_at=timezone.now(), updated_at=timezone.now(), **fields
-    )
-
-
-def _error_text(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}\n\n{traceback.format_exc()[-4000:]}"
 
 
 def training_run_execute(*, run_id: int, resume_token: str | None = None) -> TrainingRun | None:
@@ -133,10 +108,10 @@ def training_run_execute(*, run_id: int, resume_token: str | None = None) -> Tra
                 if run_hand_back(run.pk, run.lease_token):
                     run_enqueue(run.pk)
             else:
-                _run_finish(run, TrainingRun.Status.CANCELLED, phase=TrainingRun.Phase.CANCELLED)
+                run_finish(run, TrainingRun.Status.CANCELLED, phase=TrainingRun.Phase.CANCELLED)
         except Exception as error:  # noqa: BLE001 - any other failure ends the run, with its cause
             logger.exception("training run %s failed", run_id)
-            _run_finish(run, TrainingRun.Status.FAILED, error=_error_text(error))
+            run_finish(run, TrainingRun.Status.FAILED, error=error_text(error))
     run.refresh_from_db()
     return run
 
@@ -192,7 +167,7 @@ class _Progress:
             left = f", about {fields['eta_seconds']:.0f} s left" if "eta_seconds" in fields else ""
             logger.info("run %s: step %d/%d, loss %.4f%s", self.run.pk, step, total, loss, left)
         try:
-            _run_update(self.run, **fields)
+            run_update(self.run, **fields)
         except TRANSIENT_ERRORS:
             db_reset()  # progress is best effort: training goes on while the database is away
 
@@ -224,7 +199,7 @@ def _snapshot(run: TrainingRun, foundation=None) -> Snapshot:
         directory=settings.ARTIFACT_ROOT / "snapshots",
         foundation_dir=foundation.directory if foundation is not None else None,
     )
-    _run_update(
+    run_update(
         run,
         snapshot_path=str(snapshot.path),
         snapshot_hash=snapshot.sha256,
@@ -273,7 +248,7 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     # A run that got this far before (another attempt, a retry, a stopping worker's hand-back)
     # resumes from its newest saved training state.
     resumed = _latest_state_step(state_dir) if run.state_dir else 0
-    _run_update(
+    run_update(
         run,
         config=config.to_dict(),
         total_steps=config.steps,
@@ -288,17 +263,17 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
         if run.variant == Variant.OPT_RM:
             # One probe per project task (the foundation's tasks take the rest of the mixture).
             own = {name: tasks[name] for name in own_tasks}
-            weights = _tailpatch_stage(run, base, own, examples, config)
+            weights = tailpatch_stage(run, base, own, examples, config)
             if weights is None:
                 return  # the probes are out as a Celery group; the last one resumes the run
             weights = (
                 run_weights(project_settings, foundation, per_task, own_tasks, weights) or weights
             )
             config = config.replace(mixture_weights=weights)
-            _run_update(run, config=config.to_dict(), phase=TrainingRun.Phase.TRAINING)
+            run_update(run, config=config.to_dict(), phase=TrainingRun.Phase.TRAINING)
     if run.variant == Variant.SELF_TAUGHT and not _checkpoint_done(out_dir):
         base = _base_checkpoint(run, tasks, examples, config, state_dir / "base", train_kwargs)
-        _run_update(run, phase=TrainingRun.Phase.TRAINING)
+        run_update(run, phase=TrainingRun.Phase.TRAINING)
         variants.train_self_taught(
             base,
             tasks,
@@ -313,9 +288,9 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     if run.variant == Variant.RM:
         chosen = {**project_settings.config_overrides, **run.config_overrides}
         config = variants.rm_config(config, steps_chosen="steps" in chosen)
-        _run_update(run, config=config.to_dict(), total_steps=config.steps)
+        run_update(run, config=config.to_dict(), total_steps=config.steps)
     if not _checkpoint_done(out_dir):
-        _run_update(run, phase=TrainingRun.Phase.TRAINING)
+        run_update(run, phase=TrainingRun.Phase.TRAINING)
         if run.variant == Variant.RM:
             variants.train_rm(
                 Path(run.base_checkpoint),
@@ -362,7 +337,7 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     history = progress.history
     if not history or history[-1][0] != final_step:
         history = [list(point) for point in candidate.metadata.get("loss_history") or history]
-    _run_update(
+    run_update(
         run,
         phase=TrainingRun.Phase.EVALUATING,
         eta_seconds=0,
@@ -370,8 +345,10 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
         loss_history=history,
     )
     trained_weights = candidate.metadata.get("mixture_weights") or {}
-    evaluation = _evaluate(run, project_settings, candidate, tasks, examples, foundation, start)
-    _run_update(
+    evaluation = candidate_evaluate(
+        run, project_settings, candidate, tasks, examples, foundation, start
+    )
+    run_update(
         run,
         phase=TrainingRun.Phase.REGISTERING,
         mixture_weights=trained_weights,
@@ -402,7 +379,7 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
         mixture_weights=trained_weights,
         gate=evaluation["gate"],
     )
-    _run_update(run, phase=TrainingRun.Phase.REPORT)
+    run_update(run, phase=TrainingRun.Phase.REPORT)
     from evaluation.report import full_report, write_report
 
     report_dir = root / "reports" / f"{project.slug}-v{version.number}"
@@ -420,9 +397,9 @@ def _execute(run: TrainingRun, heartbeat: Heartbeat) -> None:
     version.report_dir = str(report_dir)
     version.save(update_fields=["report_dir", "updated_at"])
     if evaluation["gate"]["passed"]:
-        _run_update(run, phase=TrainingRun.Phase.PROMOTING)
+        run_update(run, phase=TrainingRun.Phase.PROMOTING)
         version_promote(version=version)
-    _run_finish(run, TrainingRun.Status.SUCCEEDED, phase=TrainingRun.Phase.DONE)
+    run_finish(run, TrainingRun.Status.SUCCEEDED, phase=TrainingRun.Phase.DONE)
 
 
 def _self_taught_lineage(run: TrainingRun, out_dir: Path) -> dict:
@@ -435,95 +412,6 @@ def _self_taught_lineage(run: TrainingRun, out_dir: Path) -> dict:
 
     loop = json.loads(report.read_text("utf-8"))
     return {"self_taught": {"rounds": len(loop["rounds"]) - 1, "samples": loop["samples"]}}
-
-
-def _evaluate(run, project_settings, candidate, tasks, train_examples, foundation, start) -> dict:
-    """One pass over the held-out human labels per version: metrics (with the lexical baseline
-    trained on the same snapshot beside it), gate and report. The foundation's own autorater
-    is measured on the foundation's held-out tasks; a project's on its held-out labels, and
-    (no forgetting) on the foundation's held-out tasks beside the live version or its start."""
-    from evaluation.evaluate import evaluate
-    from judging.inference import Judge
-    from webapp.autoraters.gate import gate_decide
-    from webapp.retraining.evaluation import (
-        LEXICAL_BASELINE,
-        CachedJudge,
-        lexical_baseline,
-        scorable,
-    )
-
-    own_foundation = foundation is not None and foundation.project_id == run.project_id
-    if own_foundation:
-        heldout = foundation_heldout(foundation, settings.EMBER_FOUNDATION_GATE_ITEMS)
-    else:
-        heldout = heldout_examples(run.project)
-    heldout = scorable(tasks, heldout)
-    judge = CachedJudge(candidate)
-    metrics = evaluate(judge, tasks, heldout)
-    try:
-        metrics["lexical_baseline"] = lexical_baseline(
-            tasks, train_examples, heldout, judge.judge(tasks, heldout)
-        )
-    except Exception as error:  # noqa: BLE001 - the version is still worth registering
-        logger.exception("run %s: the lexical baseline failed", run.pk)
-        metrics["lexical_baseline"] = {
-            "name": LEXICAL_BASELINE,
-            "error": f"{type(error).__name__}: {error}",
-        }
-    existing = AutoraterVersion.objects.filter(training_run=run).first()
-    incumbent = existing.parent if existing else version_promoted_for(run.project_id)
-    incumbent_metrics, incumbent_verdicts, live = {}, None, None
-    if incumbent is not None:
-        live = CachedJudge(Judge.load(incumbent.checkpoint_dir))
-        incumbent_metrics = evaluate(live, tasks, heldout)
-        incumbent_verdicts = live.judge(tasks, heldout)
-    gate = gate_decide(
-        heldout,
-        judge.judge(tasks, heldout),
-        incumbent_verdicts,
-        agreement_tolerance=project_settings.gate_agreement_tolerance,
-        bias_tolerance=project_settings.gate_bias_tolerance,
-    )
-    if incumbent is not None:
-        gate["live_version"] = incumbent.number
-    if foundation is not None and not own_foundation:
-        gate = _forgetting(run, project_settings, tasks, foundation, start, judge, live, gate)
-        metrics["foundation"] = {
-            key: gate["checks"][-1].get(key) for key in ("candidate", "live", "reference", "n")
-        }
-    return {
-        "judge": judge,
-        "heldout": heldout,
-        "metrics": metrics,
-        "incumbent": incumbent,
-        "incumbent_metrics": incumbent_metrics,
-        "gate": gate,
-    }
-
-
-def _forgetting(run, project_settings, tasks, foundation, start, judge, live, gate) -> dict:
-    """The gate's "foundation" check: the candidate vs the live version (else the checkpoint
-    the run started from) on the foundation's held-out tasks; without either, the candidate's
-    accuracy alone is recorded and the check passes."""
-    from judging.inference import Judge
-    from webapp.autoraters.gate import forgetting_check, gate_with_check
-    from webapp.retraining.evaluation import CachedJudge, scorable
-
-    examples = scorable(tasks, foundation_heldout(foundation, settings.EMBER_FOUNDATION_GATE_ITEMS))
-    reference_name = "live version"
-    if live is None and start.checkpoint:
-        live = CachedJudge(Judge.load(start.checkpoint))
-        reference_name = f"start ({start.kind})"
-    candidate = judge.judge(tasks, examples)
-    reference = live.judge(tasks, examples) if live is not None else candidate
-    check = forgetting_check(
-        examples,
-        candidate,
-        reference,
-        tolerance=project_settings.gate_foundation_tolerance,
-        reference_name=reference_name if live is not None else "candidate (no reference)",
-    )
-    return gate_with_check(gate, check)
 
 
 def _fresh_tokenizer(start, foundation, project, tasks, examples, config):
@@ -544,7 +432,7 @@ def _start(run: TrainingRun, project: Project, project_settings) -> Start:
     if run.base_checkpoint and run.base_checkpoint != found.checkpoint:
         return Start(checkpoint=run.base_checkpoint, kind="resumed")
     if not run.base_checkpoint:
-        _run_update(run, base_checkpoint=found.checkpoint)
+        run_update(run, base_checkpoint=found.checkpoint)
         run.base_checkpoint = found.checkpoint
     return found
 
@@ -559,72 +447,8 @@ def _base_checkpoint(run, tasks, examples, config, state_dir, train_kwargs) -> P
     else:
         base = settings.ARTIFACT_ROOT / "checkpoints" / f"{run.project.slug}-run{run.pk}-base"
         if not _checkpoint_done(base):
-            _run_update(run, phase=TrainingRun.Phase.TRAINING_BASE)
+            run_update(run, phase=TrainingRun.Phase.TRAINING_BASE)
             variants.train_flame(tasks, examples, config, base, state_dir=state_dir, **train_kwargs)
-    _run_update(run, base_checkpoint=str(base))
+    run_update(run, base_checkpoint=str(base))
     run.base_checkpoint = str(base)
     return base
-
-
-def _tailpatch_stage(run, base, tasks, examples, config) -> dict[str, float] | None:
-    """Fan the per-task probes out as a Celery group; once all are done, their weights."""
-    from celery import group
-
-    from webapp.retraining.tasks import tailpatch_probe_task
-
-    names = sorted({e.task for e in examples if e.task in tasks and e.label is not None})
-    TailPatchProbe.objects.bulk_create(
-        [TailPatchProbe(run=run, task_name=name) for name in names], ignore_conflicts=True
-    )
-    probes = list(run.probes.all())
-    failed = [p for p in probes if p.status == TailPatchProbe.Status.FAILED]
-    if failed:
-        raise RuntimeError(f"tail-patch probe for {failed[0].task_name} failed: {failed[0].error}")
-    pending = [p for p in probes if p.status == TailPatchProbe.Status.QUEUED]
-    if pending:
-        _run_update(run, phase=TrainingRun.Phase.TAILPATCH_PROBES)
-        group(tailpatch_probe_task.s(p.pk, run.lease_token) for p in pending).apply_async()
-        return None
-    return variants.tailpatch_weights({p.task_name: p.result for p in probes})
-
-
-def tailpatch_probe_execute(*, probe_id: int, token: str) -> None:
-    """One probe of the group; it keeps the run's lease alive, and the last one resumes it."""
-    from training.config import TrainConfig
-    from training.loop.data import load_snapshot
-
-    probe = TailPatchProbe.objects.select_related("run", "run__project").filter(pk=probe_id)
-    probe = probe.first()
-    if probe is None or probe.status != TailPatchProbe.Status.QUEUED:
-        return
-    run = probe.run
-    if run.status != TrainingRun.Status.RUNNING or run.lease_token != token:
-        return
-    with Heartbeat(run.pk, token) as heartbeat:
-        try:
-            tasks = project_tasks(run.project)
-            _, examples = load_snapshot(run.snapshot_path)
-            work_dir = Path(run.state_dir) / "tailpatch" / probe.task_name
-            result = variants.tailpatch_probe(
-                Path(run.base_checkpoint),
-                probe.task_name,
-                tasks,
-                examples,
-                variants.probe_config(TrainConfig.from_dict(run.config)),
-                work_dir,
-                heldout=heldout_examples(run.project),
-            )
-            probe.status, probe.result = TailPatchProbe.Status.DONE, result
-        except TRANSIENT_ERRORS:
-            raise
-        except Exception as error:  # noqa: BLE001 - recorded; the run fails when it resumes
-            probe.status, probe.error = TailPatchProbe.Status.FAILED, _error_text(error)
-        if heartbeat.lost:
-            return
-    with transaction.atomic():
-        locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
-        probe.save(update_fields=["status", "result", "error", "updated_at"])
-        waiting = locked.probes.filter(status=TailPatchProbe.Status.QUEUED).exists()
-        if not waiting and locked.status == TrainingRun.Status.RUNNING:
-            resume = locked.lease_token
-            transaction.on_commit(lambda: run_enqueue(run.pk, resume_token=resume))

@@ -4,6 +4,9 @@ A message for a run is honoured only if the run is queued, or running under a le
 expired (its worker died: take it over and resume from the last checkpoint), or running under
 this very lease (our own retry after a transient error). Anything else is a duplicate delivery
 and does nothing, so a message delivered twice never runs twice.
+
+The holder writes the run's row only through `run_update` and `run_finish`, which write nothing
+once the lease is another worker's (`run_update` raises LeaseLost then).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import traceback
 import uuid
 from datetime import timedelta
 
@@ -176,3 +180,37 @@ class Heartbeat:
                     db_reset()
         finally:
             db_reset()
+
+
+# --- writes while holding the lease ------------------------------------------------------
+
+
+class RunStopped(Exception):
+    """Cancelled by an admin, or the lease went to another worker."""
+
+
+class LeaseLost(RunStopped):
+    pass
+
+
+def _held(run: TrainingRun):
+    return TrainingRun.objects.filter(
+        pk=run.pk, lease_token=run.lease_token, status=TrainingRun.Status.RUNNING
+    )
+
+
+def run_update(run: TrainingRun, **fields) -> None:
+    """Write the run's row while we hold its lease (else stop: another worker has it)."""
+    if _held(run).update(**fields, updated_at=timezone.now()) == 0:
+        raise LeaseLost(f"run {run.pk}: the lease is no longer ours")
+
+
+def run_finish(run: TrainingRun, status: str, **fields) -> None:
+    _held(run).update(
+        status=status, finished_at=timezone.now(), updated_at=timezone.now(), **fields
+    )
+
+
+def error_text(error: BaseException) -> str:
+    """The error and the end of its traceback, as a failed run or probe records it."""
+    return f"{type(error).__name__}: {error}\n\n{traceback.format_exc()[-4000:]}"

@@ -39,7 +39,7 @@ def training_run_execute_task(self, run_id: int, resume_token: str | None = None
 
 @shared_task(bind=True, name="ember.train.tailpatch_probe", acks_late=True)
 def tailpatch_probe_task(self, probe_id: int, token: str, **kwargs) -> None:
-    from webapp.retraining.execution import tailpatch_probe_execute
+    from webapp.retraining.tailpatch import tailpatch_probe_execute
 
     try:
         tailpatch_probe_execute(probe_id=probe_id, token=token)
