@@ -17,9 +17,7 @@ from evaluation.baselines import (
 )
 from judging.task_format import RESPONSE_A, RESPONSE_B, Example, Task, TaskType
 from training.recipes.profiles import Profile
-from training.recipes.teacher import (
-    TEACHER_TASKS,
-)
+from training.recipes.teacher import TEACHER_TASKS
 
 
 def _pick(verdict) -> str | None:
