@@ -72,10 +72,19 @@ class RedisServer:
 
 @pytest.fixture
 def fault_redis(tmp_path):
+    """The fault tests' own Redis. At teardown, every worker and beat the test started and left
+    running (a failed assertion before its own stop) is stopped first: the next test's Redis
+    takes the same port, and a leftover worker would consume that test's messages."""
     server = RedisServer(FAULT_REDIS_PORT, tmp_path)
     server.start()
     yield server
+    while _STARTED:
+        _STARTED.pop().stop()
     server.stop()
+
+
+# Every Proc started and not yet reaped by fault_redis's teardown.
+_STARTED: list[Proc] = []
 
 
 class Proc:
@@ -91,6 +100,7 @@ class Proc:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        _STARTED.append(self)
 
     def log(self) -> str:
         return self.log_path.read_text()

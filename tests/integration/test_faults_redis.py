@@ -24,7 +24,7 @@ WEB = textwrap.dedent(
     django.setup()
     from django.contrib.auth import get_user_model
     from webapp.annotation.models import Item, Project
-    from webapp.annotation.services import annotation_submit
+    from webapp.annotation.rater_services import annotation_submit
     from webapp.retraining.services import training_run_request
     project = Project.objects.get(slug="demo")
     rater = get_user_model().objects.get(username="rater")

@@ -27,7 +27,7 @@ from django.db import connection
 from django.test import Client
 from webapp.annotation.demo import demo_project_ensure
 from webapp.annotation.models import Item
-from webapp.annotation.services import annotation_submit
+from webapp.annotation.rater_services import annotation_submit
 
 project = demo_project_ensure(n_per_task=6)
 admin = project.raters.get(username="admin")
